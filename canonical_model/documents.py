@@ -1,0 +1,213 @@
+"""Canonical documents: the one vocabulary every adapter translates into.
+
+Names follow ISA-95/B2MML where they exist and OAGIS-like names for orders (see
+ARCHITECTURE.md). Quantities are ``Decimal`` and travel as JSON strings, never floats, so a
+quantity of ``0.1`` survives a round trip exactly. Every document names its ``source`` and is
+hashed over its business content (``content_hash``) so that re-delivery is recognisable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+# Decimal serialised as a JSON string; accepted from strings, ints and Decimals.
+Quantity = Annotated[
+    Decimal,
+    # normalised so that "10.50" and "10.5" hash alike
+    PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+
+
+class Source(BaseModel):
+    """Where a document came from: system, file or request, and control numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    system: str
+    partner: Optional[str] = None
+    file: Optional[str] = None
+    request: Optional[str] = None
+    interchange_ref: Optional[str] = None
+    message_ref: Optional[str] = None
+
+
+class CanonicalDocument(BaseModel):
+    """Base of every canonical document; ``type`` names it in JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: field names that together identify the document across versions
+    business_key_fields: ClassVar[tuple[str, ...]] = ()
+
+    source: Optional[Source] = None
+
+    @property
+    def business_key(self) -> str:
+        return "/".join(str(getattr(self, f)) for f in self.business_key_fields)
+
+    def content(self) -> dict[str, Any]:
+        """Business content: everything except where it came from."""
+        return self.model_dump(mode="json", exclude={"source"})
+
+    @property
+    def content_hash(self) -> str:
+        canonical_json = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
+
+
+class ExternalId(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: str
+    id: str
+
+
+class Party(CanonicalDocument):
+    business_key_fields: ClassVar = ("party_id",)
+    type: Literal["Party"] = "Party"
+    party_id: str
+    role: Literal["supplier", "plant", "customer", "carrier"]
+    name: str
+    gln: Optional[str] = None
+    external_ids: list[ExternalId] = Field(default_factory=list)
+
+
+class SupplierPartNumber(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    supplier_id: str
+    supplier_material_id: str
+
+
+class Material(CanonicalDocument):
+    business_key_fields: ClassVar = ("material_id",)
+    type: Literal["Material"] = "Material"
+    material_id: str
+    name: str
+    uom: str
+    spec: Optional[str] = None
+    gtin: Optional[str] = None
+    supplier_part_numbers: list[SupplierPartNumber] = Field(default_factory=list)
+
+
+class PurchaseOrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1)
+    material_id: str
+    supplier_material_id: Optional[str] = None
+    quantity: Quantity
+    uom: str
+    unit_price: Optional[Quantity] = None
+    delivery_date: Optional[dt.date] = None
+
+
+class PurchaseOrder(CanonicalDocument):
+    business_key_fields: ClassVar = ("po_number",)
+    type: Literal["PurchaseOrder"] = "PurchaseOrder"
+    po_number: str
+    supplier_id: str
+    buyer_id: Optional[str] = None
+    order_date: dt.date
+    currency: Optional[str] = None
+    version: int = 1
+    status: Literal["open", "changed", "closed", "cancelled"] = "open"
+    lines: list[PurchaseOrderLine] = Field(min_length=1)
+
+
+class ShipmentNoticeLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1)
+    po_number: Optional[str] = None
+    po_line_no: Optional[int] = None
+    material_id: str
+    supplier_material_id: Optional[str] = None
+    quantity: Quantity
+    uom: str
+    batch_number: Optional[str] = None
+    package_id: Optional[str] = None
+    expiry_date: Optional[dt.date] = None
+
+
+class ShipmentNotice(CanonicalDocument):
+    business_key_fields: ClassVar = ("supplier_id", "asn_number")
+    type: Literal["ShipmentNotice"] = "ShipmentNotice"
+    asn_number: str
+    supplier_id: str
+    ship_to_id: Optional[str] = None
+    ship_date: Optional[dt.date] = None
+    expected_arrival: Optional[dt.date] = None
+    lines: list[ShipmentNoticeLine] = Field(min_length=1)
+
+
+class BatchLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    relation: Literal["consumed_by", "produced"]
+    ref: str
+
+
+class Batch(CanonicalDocument):
+    business_key_fields: ClassVar = ("batch_id",)
+    type: Literal["Batch"] = "Batch"
+    batch_id: str
+    material_id: str
+    supplier_id: Optional[str] = None
+    supplier_batch_number: Optional[str] = None
+    quantity: Quantity
+    uom: str
+    status: Literal["quarantined", "released", "rejected", "consumed"] = "quarantined"
+    expiry_date: Optional[dt.date] = None
+    links: list[BatchLink] = Field(default_factory=list)
+
+
+class ReceiptLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1)
+    po_number: Optional[str] = None
+    po_line_no: Optional[int] = None
+    material_id: str
+    quantity: Quantity
+    uom: str
+    batch_id: Optional[str] = None
+    location: Optional[str] = None
+
+
+class Receipt(CanonicalDocument):
+    business_key_fields: ClassVar = ("receipt_id",)
+    type: Literal["Receipt"] = "Receipt"
+    receipt_id: str
+    asn_number: Optional[str] = None
+    supplier_id: Optional[str] = None
+    received_at: dt.datetime
+    lines: list[ReceiptLine] = Field(min_length=1)
+
+
+class SubjectRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    key: str
+
+
+class Alert(CanonicalDocument):
+    business_key_fields: ClassVar = ("alert_id",)
+    type: Literal["Alert"] = "Alert"
+    alert_id: str
+    alert_type: str
+    severity: Literal["info", "warning", "critical"] = "warning"
+    subjects: list[SubjectRef] = Field(default_factory=list)
+    responsible_party: str
+    status: Literal["open", "acknowledged", "resolved", "closed"] = "open"
+    message: str
+    due: Optional[dt.datetime] = None
+
+
+AnyDocument = Annotated[
+    Union[Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert],
+    Field(discriminator="type"),
+]
+
+DOCUMENT_TYPES: dict[str, type[CanonicalDocument]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert)
+}
