@@ -1,0 +1,9 @@
+"""Alembic environment: runs on the connection handed over by ``canonical_model.store.db.upgrade``."""
+from alembic import context
+
+from canonical_model.store.tables import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

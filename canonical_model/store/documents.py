@@ -1,0 +1,83 @@
+"""Canonical documents by business key: same content is a no-op, changed content a new version."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from canonical_model.documents import DOCUMENT_TYPES, CanonicalDocument
+from canonical_model.store import audit
+from canonical_model.store.tables import DocumentRow
+
+Outcome = Literal["created", "unchanged", "updated"]
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    outcome: Outcome
+    version: int
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
+    """Field-level differences between two JSON values, as ``{path, old, new}`` entries."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[dict[str, Any]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            changes += diff(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return changes
+    if isinstance(old, list) and isinstance(new, list):
+        changes = []
+        for i in range(max(len(old), len(new))):
+            changes += diff(old[i] if i < len(old) else None, new[i] if i < len(new) else None, f"{path}[{i}]")
+        return changes
+    return [] if old == new else [{"path": path, "old": old, "new": new}]
+
+
+def upsert(session: Session, doc: CanonicalDocument, actor: str = "hub") -> UpsertResult:
+    doc_type = doc.type  # type: ignore[attr-defined]
+    key = doc.business_key
+    current = session.scalars(
+        select(DocumentRow).where(DocumentRow.doc_type == doc_type, DocumentRow.business_key == key,
+                                  DocumentRow.is_current.is_(True))
+        .with_for_update()).first()
+    content_hash = doc.content_hash
+    body = doc.content()
+    source = doc.source.model_dump(mode="json", exclude_none=True) if doc.source else None
+    if current is not None and current.content_hash == content_hash:
+        return UpsertResult("unchanged", current.version)
+    version = 1 if current is None else current.version + 1
+    if current is not None:
+        current.is_current = False
+        session.flush()
+    session.add(DocumentRow(doc_type=doc_type, business_key=key, version=version, content_hash=content_hash,
+                            source=source, body=body, is_current=True))
+    changes = diff(current.body, body) if current is not None else None
+    audit.record(session, actor=actor, action="created" if current is None else "new_version",
+                 subject_type=doc_type, subject_key=key,
+                 details={"version": version, "source": source, **({"diff": changes} if changes else {})})
+    return UpsertResult("created" if current is None else "updated", version)
+
+
+def get(session: Session, doc_type: str, key: str) -> CanonicalDocument | None:
+    row = session.scalars(select(DocumentRow).where(
+        DocumentRow.doc_type == doc_type, DocumentRow.business_key == key, DocumentRow.is_current.is_(True))).first()
+    return _to_model(row) if row else None
+
+
+def current(session: Session, doc_type: str) -> Iterator[CanonicalDocument]:
+    rows = session.scalars(select(DocumentRow).where(
+        DocumentRow.doc_type == doc_type, DocumentRow.is_current.is_(True)).order_by(DocumentRow.business_key))
+    for row in rows:
+        yield _to_model(row)
+
+
+def count_current(session: Session, doc_type: str) -> int:
+    return session.scalar(select(func.count()).select_from(DocumentRow).where(
+        DocumentRow.doc_type == doc_type, DocumentRow.is_current.is_(True))) or 0
+
+
+def _to_model(row: DocumentRow) -> CanonicalDocument:
+    model = DOCUMENT_TYPES[row.doc_type]
+    return model.model_validate({**row.body, "source": row.source})

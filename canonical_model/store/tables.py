@@ -1,0 +1,124 @@
+"""Store tables. Changes go through an Alembic migration (canonical_model/migrations)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class DocumentRow(Base):
+    """Every version of every canonical document; ``is_current`` marks the newest."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("doc_type", "business_key", "version", name="uq_documents_key_version"),
+        Index("ix_documents_current", "doc_type", "business_key", "is_current"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_type: Mapped[str] = mapped_column(String(64))
+    business_key: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboxRow(Base):
+    """Inbound ledger: one row per payload received, keyed by content hash per partner and channel."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "partner", "sha256", name="uq_inbox_payload"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    partner: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    control_ref: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    #: received -> processed | quarantined | duplicate
+    status: Mapped[str] = mapped_column(String(32), default="received")
+    detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ArchiveRow(Base):
+    """Raw payloads, stored once under their sha256 (content-addressed file store)."""
+
+    __tablename__ = "raw_archive"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(1024))
+    first_name: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QuarantineRow(Base):
+    """What could not be processed, with its raw evidence, reason code and location."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inbox_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    raw_sha256: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    partner: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    doc_type: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    business_key: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    reason_code: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(512))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    #: open -> replayed | discarded
+    status: Mapped[str] = mapped_column(String(32), default="open")
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxRow(Base):
+    """Outbound pushes; the idempotency key makes a rerun a no-op."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: pending -> sent | failed (permanent; needs a human)
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    result: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_subject", "subject_type", "subject_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(64))
+    subject_key: Mapped[str] = mapped_column(String(255))
+    details: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+
+
+class StateRow(Base):
+    """Small named values: sync watermarks and per-partner control-number counters."""
+
+    __tablename__ = "hub_state"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
