@@ -1,0 +1,1 @@
+"""WMS adapter (GreaterWMS REST dialect); see README.md."""

@@ -73,6 +73,11 @@ def current(session: Session, doc_type: str) -> Iterator[CanonicalDocument]:
         yield _to_model(row)
 
 
+def current_version(session: Session, doc_type: str, key: str) -> int | None:
+    return session.scalar(select(DocumentRow.version).where(
+        DocumentRow.doc_type == doc_type, DocumentRow.business_key == key, DocumentRow.is_current.is_(True)))
+
+
 def count_current(session: Session, doc_type: str) -> int:
     return session.scalar(select(func.count()).select_from(DocumentRow).where(
         DocumentRow.doc_type == doc_type, DocumentRow.is_current.is_(True))) or 0

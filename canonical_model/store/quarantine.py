@@ -24,6 +24,10 @@ def add(session: Session, *, reason_code: str, location: str, message: str,
     ).encode()).hexdigest()
     existing = session.scalars(select(QuarantineRow).where(QuarantineRow.fingerprint == fingerprint)).first()
     if existing is not None:
+        if existing.status != "open":
+            # a replay that fails the same way puts the row back in front of a human
+            existing.status = "open"
+            return existing, True
         return existing, False
     row = QuarantineRow(reason_code=reason_code, location=location, message=message, evidence=evidence,
                         inbox_id=inbox_id, raw_sha256=raw_sha256, partner=partner, doc_type=doc_type,

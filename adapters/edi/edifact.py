@@ -1,0 +1,690 @@
+"""Streaming EDIFACT parser (ISO 9735 syntax versions 1 to 4).
+
+The parser reads a binary stream in chunks and yields one message at a time, so a 1 GB
+interchange costs about one chunk plus one message of memory. It works on *bytes* up to the
+point where a segment is complete and only then decodes that segment: the delimiters are
+ASCII, so they can be found in UTF-8, latin-1 and ISO 8859-x text alike, and decoding per
+segment lets one file carry a UTF-8 NAD next to a latin-1 NAD (it happens, see
+``edi-samples/edifact/ORDRSP_D96A_EAN005_wholesale_mixed-utf8-latin1.edi``).
+
+Locations. Every segment carries ``index`` (1-based position in the interchange, UNB is 1;
+UNA is a service string advice, not a segment) and ``line`` (1-based physical line of the
+file where the segment starts, counting LF). Every error's ``where`` reads
+``<filename>:segment <index> (<TAG>, line <line>)``.
+
+Errors (all :class:`~hub.errors.SkippableError`: a broken file is quarantined and the hub
+goes on with the next file; nothing here means the hub's own configuration is broken):
+
+raised, because nothing after them can be trusted
+    ``MISSING_UNB``      the file is empty or its first segment is not UNB.
+    ``SYNTAX_ERROR``     not EDIFACT at all, a truncated UNA, or one segment longer than
+                         ``max_segment_bytes`` without a terminator (so hostile input
+                         cannot make the parser buffer without bound).
+    ``CHARSET_MISMATCH`` only with ``charset_policy="strict"``: a segment's bytes do not
+                         fit the charset declared in UNB.
+
+collected into ``Interchange.errors`` (the messages are still yielded; a message whose own
+envelope is wrong is yielded with ``Message.errors`` set, never dropped, so the caller can
+quarantine exactly that message)
+    ``UNT_COUNT_MISMATCH`` / ``UNT_REF_MISMATCH`` / ``MISSING_UNT``  (also on the message)
+    ``UNE_COUNT_MISMATCH`` / ``UNE_REF_MISMATCH`` / ``MISSING_UNE``
+    ``UNZ_COUNT_MISMATCH`` / ``UNZ_REF_MISMATCH``
+    ``MISSING_UNZ``        the file (or the next UNA/UNB) came before UNZ; ``where`` names
+                           the last segment read.
+    ``SYNTAX_ERROR``       a segment outside any message, or an unterminated last segment.
+    ``EXTRA_INTERCHANGE``  :func:`parse_interchange` found more data after UNZ; use
+                           :func:`parse_interchanges` for files with several interchanges.
+
+``Interchange.errors`` is complete only once ``iter_messages()`` is exhausted.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Iterator, Literal, Optional, Union
+
+from adapters.edi.segments import Segment
+from hub.errors import HubError, SkippableError
+
+CHUNK_SIZE = 64 * 1024
+#: no real segment comes near this; a bigger one is a missing terminator or hostile input
+MAX_SEGMENT_BYTES = 1024 * 1024
+#: warnings are evidence, not a log: keep the first ones and count the rest (bounded memory)
+MAX_WARNINGS = 100
+
+UTF8_BOM = b"\xef\xbb\xbf"
+_NOISE = b"\r\n"
+_CR, _LF = 0x0D, 0x0A
+_TAG_RE = re.compile(rb"[A-Z0-9]{3}")
+
+# ISO 9735 syntax identifiers -> Python codecs
+CHARSETS: dict[str, str] = {
+    "UNOA": "ascii",
+    "UNOB": "ascii",
+    "UNOC": "latin-1",
+    "UNOD": "iso8859-2",
+    "UNOE": "iso8859-5",
+    "UNOF": "iso8859-7",
+    "UNOG": "iso8859-3",
+    "UNOH": "iso8859-4",
+    "UNOI": "iso8859-6",
+    "UNOJ": "iso8859-8",
+    "UNOK": "iso8859-9",
+    "UNOW": "utf-8",
+    "UNOY": "utf-8",
+}
+#: declared charsets for which partners are known to send UTF-8 anyway (lenient fallback)
+_UTF8_SUSPECTS = {"UNOA", "UNOB", "UNOC"}
+
+CharsetPolicy = Literal["strict", "lenient"]
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """The UNA service string: component, element, decimal mark, release, repetition, terminator.
+
+    ``release`` and ``repetition`` are ``None`` when not used (a space in UNA). The
+    repetition separator only means something in syntax 4; in syntax 3 UNA position 5 is
+    reserved.
+    """
+
+    component: str = ":"
+    element: str = "+"
+    decimal: str = "."
+    release: Optional[str] = "?"
+    repetition: Optional[str] = None
+    terminator: str = "'"
+
+    @classmethod
+    def from_una(cls, una: bytes) -> "Delimiters":
+        chars = una[3:9].decode("latin-1")
+        release = None if chars[3] == " " else chars[3]
+        repetition = None if chars[4] == " " else chars[4]
+        return cls(chars[0], chars[1], chars[2], release, repetition, chars[5])
+
+    def una(self) -> str:
+        return "UNA" + self.component + self.element + self.decimal + (self.release or " ") + (
+            self.repetition or " ") + self.terminator
+
+
+DEFAULT_DELIMITERS = Delimiters()
+
+
+@dataclass
+class Message:
+    """One UNH..UNT message; ``segments`` includes UNH and UNT.
+
+    ``errors`` holds this message's own envelope failures (UNT count/reference, missing
+    UNT); a message with errors is still yielded so the caller can quarantine it.
+    """
+
+    type: str
+    version: str
+    release: str
+    agency: str
+    assoc_code: str
+    ref: str
+    segments: list[Segment]
+    group_ref: Optional[str] = None
+    errors: list[HubError] = field(default_factory=list)
+
+    @property
+    def error(self) -> Optional[HubError]:
+        return self.errors[0] if self.errors else None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def detect_format(head: bytes) -> Optional[str]:
+    """``"edifact"`` if ``head`` (after BOM and whitespace) starts with UNA or UNB, ``"x12"``
+    for ISA, else ``None``. A few dozen bytes are enough."""
+    body = head[3:] if head.startswith(UTF8_BOM) else head
+    body = body.lstrip(b" \t\r\n")
+    if body.startswith((b"UNA", b"UNB")):
+        return "edifact"
+    if body.startswith(b"ISA"):
+        return "x12"
+    return None
+
+
+class _Tokenizer:
+    """Splits a byte stream into raw segments, honouring the release character.
+
+    Keeps ``buf[pos:]`` as the unread bytes; reads more only when no terminator is left, and
+    compacts then, so memory is one chunk plus the longest segment.
+    """
+
+    def __init__(self, stream: BinaryIO, filename: str, chunk_size: int, max_segment: int) -> None:
+        self.stream = stream
+        self.filename = filename
+        self.chunk_size = chunk_size
+        self.max_segment = max_segment
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+        self.line = 1  # physical line at self.pos
+        self.term = ord("'")
+        self.rel: Optional[int] = ord("?")
+        # state of the last segment handed out, so that it can be pushed back (new UNB/UNA)
+        self._last_pos = 0
+        self._last_line = 1
+        self.unterminated = False
+
+    # -- raw buffer access -------------------------------------------------------------
+    def _fill(self) -> bool:
+        """Read one more chunk; False at end of stream."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(self.chunk_size)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos:
+            self.buf = self.buf[self.pos:] + chunk
+            self.pos = 0
+        else:
+            self.buf += chunk
+        return True
+
+    def ensure(self, n: int) -> bytes:
+        """At least ``n`` unread bytes if the stream has them; returns the unread view."""
+        while len(self.buf) - self.pos < n and self._fill():
+            pass
+        return self.buf[self.pos:self.pos + n]
+
+    def skip_noise(self, also_bom: bool = False) -> None:
+        """Skip CR/LF/blanks (and, at file start, a UTF-8 BOM) before an interchange."""
+        while True:
+            if self.pos >= len(self.buf) and not self._fill():
+                return
+            if also_bom:
+                also_bom = False
+                if self.ensure(3) == UTF8_BOM:
+                    self.pos += 3
+                continue
+            b = self.buf[self.pos]
+            if b not in b" \t\r\n":
+                return
+            if b == _LF:
+                self.line += 1
+            self.pos += 1
+
+    def at_eof(self) -> bool:
+        return not self.ensure(1)
+
+    def set_delimiters(self, d: Delimiters) -> None:
+        self.term = ord(d.terminator)
+        self.rel = ord(d.release) if d.release else None
+
+    def push_back(self) -> None:
+        self.pos, self.line = self._last_pos, self._last_line
+
+    def where(self, what: str) -> str:
+        return f"{self.filename}:{what}"
+
+    # -- segments -------------------------------------------------------------------
+    def _released(self, i: int) -> bool:
+        """True if the terminator at ``buf[i]`` is escaped: an odd run of release
+        characters before it, looking through CR/LF a wrapped file may have put between."""
+        buf, rel, j = self.buf, self.rel, i - 1
+        while j >= self.pos and buf[j] in _NOISE:
+            j -= 1
+        n = 0
+        while j >= self.pos and buf[j] == rel:
+            n += 1
+            j -= 1
+        return n % 2 == 1
+
+    def next_raw(self) -> Optional[tuple[bytes, int]]:
+        """Next segment's bytes (terminator and CR/LF removed) and its start line, or None at
+        end of stream. Raises SYNTAX_ERROR for an over-long segment; an unterminated tail is
+        returned as ``(bytes, line)`` with ``self.unterminated`` set."""
+        self.unterminated = False
+        search = self.pos
+        while True:
+            i = self.buf.find(self.term, search) if self.term is not None else -1
+            if i == -1:
+                if len(self.buf) - self.pos > self.max_segment:
+                    raise SkippableError(
+                        "SYNTAX_ERROR",
+                        f"no segment terminator within {self.max_segment} bytes; the file is not "
+                        "EDIFACT or its terminator differs from UNA/default; ask the sender to check",
+                        self.where(f"line {self._start_line(self.buf[self.pos:])}"),
+                    )
+                search_rel = len(self.buf) - self.pos
+                if not self._fill():
+                    tail = self.buf[self.pos:]
+                    if not tail.strip(b" \t\r\n\x1a\x00"):
+                        self.pos = len(self.buf)
+                        return None
+                    self.unterminated = True
+                    self._last_pos, self._last_line = self.pos, self.line
+                    line = self._start_line(tail)
+                    self.line += tail.count(b"\n")
+                    self.pos = len(self.buf)
+                    return self._clean(tail), line
+                search = self.pos + max(search_rel - 1, 0)
+                continue
+            if self.rel is not None and i > self.pos and (
+                self.buf[i - 1] == self.rel or self.buf[i - 1] in _NOISE
+            ) and self._released(i):
+                search = i + 1
+                continue
+            raw = self.buf[self.pos:i]
+            self._last_pos, self._last_line = self.pos, self.line
+            self.pos = i + 1
+            line = self.line
+            # hot path, inlined: most raws are "\r\nTAG+..." (the line end after the previous
+            # terminator) or have no noise at all
+            if b"\n" in raw or b"\r" in raw:
+                body = raw.lstrip(b" \t\r\n")
+                lead = len(raw) - len(body)
+                if lead:
+                    line += raw.count(b"\n", 0, lead)
+                self.line += raw.count(b"\n")
+                if b"\n" in body or b"\r" in body:  # 80-column wrap inside the segment
+                    body = body.replace(b"\r", b"").replace(b"\n", b"")
+                return body, line
+            if raw[:1] in b" \t" and raw:
+                raw = raw.lstrip(b" \t")
+            return raw, line
+
+    def _start_line(self, raw: bytes) -> int:
+        stripped = raw.lstrip(b" \t\r\n")
+        lead = len(raw) - len(stripped)
+        return self.line + (raw.count(b"\n", 0, lead) if lead else 0)
+
+    @staticmethod
+    def _clean(raw: bytes) -> bytes:
+        # EDIFACT data never carries raw CR/LF: they are line-end or 80-column wrap noise
+        if b"\n" in raw or b"\r" in raw:
+            raw = raw.replace(b"\r", b"").replace(b"\n", b"")
+        return raw.lstrip(b" \t")
+
+
+_PH_ELEMENT, _PH_COMPONENT = "\ue000", "\ue001"  # private-use stand-ins for released delimiters
+_RELEASE_RX: dict[str, re.Pattern[str]] = {}
+
+
+def _split(text: str, d: Delimiters) -> tuple[str, list[list[str]]]:
+    """Split one decoded segment (no terminator) into tag and elements/components.
+
+    A release character makes the next character literal, whatever it is; released element
+    and component separators are swapped for private-use stand-ins, the text is split with
+    str.split (fast), and the stand-ins are put back. Text that already contains a stand-in
+    takes the slow character loop instead, so no data can be mistaken for a delimiter.
+    """
+    rel = d.release
+    if rel is None or rel not in text:
+        elements = [e.split(d.component) for e in text.split(d.element)]
+    elif _PH_ELEMENT in text or _PH_COMPONENT in text:
+        elements = _split_slow(text, d)
+    else:
+        rx = _RELEASE_RX.get(rel)
+        if rx is None:
+            rx = _RELEASE_RX[rel] = re.compile(re.escape(rel) + "(.)?", re.S)
+        el, comp = d.element, d.component
+
+        def unrelease(m: re.Match[str]) -> str:
+            ch = m.group(1)
+            if ch == el:
+                return _PH_ELEMENT
+            if ch == comp:
+                return _PH_COMPONENT
+            return ch or ""  # a release at the very end releases nothing: drop it
+
+        text = rx.sub(unrelease, text)
+        elements = [
+            [c.replace(_PH_ELEMENT, el).replace(_PH_COMPONENT, comp) for c in e.split(comp)]
+            for e in text.split(el)
+        ]
+    return elements[0][0], elements[1:]
+
+
+def _split_slow(text: str, d: Delimiters) -> list[list[str]]:
+    elements: list[list[str]] = []
+    comps: list[str] = []
+    cur: list[str] = []
+    it = iter(text)
+    for ch in it:
+        if ch == d.release:
+            cur.append(next(it, ""))  # release before anything makes it literal
+        elif ch == d.component:
+            comps.append("".join(cur))
+            cur = []
+        elif ch == d.element:
+            comps.append("".join(cur))
+            elements.append(comps)
+            comps, cur = [], []
+        else:
+            cur.append(ch)
+    comps.append("".join(cur))
+    elements.append(comps)
+    return elements
+
+
+class Interchange:
+    """One UNB..UNZ interchange read lazily from a stream.
+
+    Header fields are filled when the object is created; ``iter_messages()`` streams the
+    body exactly once. ``errors`` and ``warnings`` are complete after it is exhausted.
+    """
+
+    def __init__(self, tok: _Tokenizer, delimiters: Delimiters, unb: Segment, charset_policy: str,
+                 single: bool) -> None:
+        self._tok = tok
+        self._single = single
+        self.filename = tok.filename
+        self.delimiters = delimiters
+        self.charset_policy = charset_policy
+        self.syntax = unb.get(0, 0)
+        self.syntax_version = unb.get(0, 1)
+        self.sender = unb.get(1, 0)
+        self.sender_qualifier = unb.get(1, 1)
+        self.recipient = unb.get(2, 0)
+        self.recipient_qualifier = unb.get(2, 1)
+        self.prepared: tuple[str, str] = (unb.get(3, 0), unb.get(3, 1))
+        self.control_ref = unb.get(4, 0)
+        self.unb = unb
+        self.unz: Optional[Segment] = None
+        self.errors: list[HubError] = []
+        self.warnings: list[str] = []
+        self._more_warnings = 0
+        self._charset = CHARSETS.get(self.syntax)
+        if self._charset is None:
+            self._warn(f"unknown syntax identifier {self.syntax!r}; decoding as UTF-8, else latin-1")
+        self._index = 1  # UNB
+        self._started = False
+        self.finished = False
+
+    # -- helpers ---------------------------------------------------------------------
+    def _warn(self, text: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(text)
+        else:
+            self._more_warnings += 1
+
+    def _loc(self, seg: Segment) -> str:
+        return f"{self.filename}:segment {seg.index} ({seg.tag}, line {seg.line})"
+
+    def _error(self, code: str, message: str, seg: Segment) -> SkippableError:
+        err = SkippableError(code, message, self._loc(seg))
+        self.errors.append(err)
+        return err
+
+    def _decode(self, raw: bytes, line: int) -> str:
+        if raw.isascii():
+            return raw.decode("ascii")
+        tag = raw.lstrip(b" \t")[:3].decode("latin-1")
+        where = f"{self.filename}:segment {self._index} ({tag}, line {line})"
+        declared = self._charset
+        if declared is not None and declared != "ascii":
+            try:
+                text = raw.decode(declared)
+            except UnicodeDecodeError:
+                text = None
+            if text is not None and not (self.syntax in _UTF8_SUSPECTS and _is_utf8(raw)):
+                return text
+        # declared charset does not fit, or latin-1 text that is really UTF-8
+        if self.charset_policy == "strict" and declared is not None:
+            raise SkippableError(
+                "CHARSET_MISMATCH",
+                f"bytes do not match the declared charset {self.syntax} ({declared}); ask the "
+                "sender to declare the charset they use (e.g. UNOW/UNOY for UTF-8)",
+                where,
+            )
+        if _is_utf8(raw):
+            self._warn(f"{where}: declared {self.syntax} but bytes are UTF-8; decoded as UTF-8")
+            return raw.decode("utf-8")
+        self._warn(f"{where}: bytes are neither {self.syntax} nor UTF-8; decoded as latin-1")
+        return raw.decode("latin-1")
+
+    def _next_segment(self) -> Optional[Segment]:
+        item = self._tok.next_raw()
+        if item is None:
+            return None
+        raw, line = item
+        self._index += 1
+        if self._tok.unterminated:
+            seg = Segment(raw[:3].decode("latin-1"), [], line, self._index)
+            self._error("SYNTAX_ERROR", "last segment has no terminator; the file is probably "
+                        "truncated; ask the sender to resend", seg)
+            return None
+        text = self._decode(raw, line)
+        tag, elements = _split(text, self.delimiters)
+        return Segment(tag, elements, line, self._index)
+
+    # -- the body ----------------------------------------------------------------------
+    def iter_messages(self) -> Iterator[Message]:
+        """Yield each message as soon as its UNT (or whatever ends it) has been read."""
+        if self._started:
+            raise RuntimeError("iter_messages() streams the interchange once; it was already called")
+        self._started = True
+        msg: Optional[Message] = None
+        group: Optional[Segment] = None
+        group_count = 0
+        groups = 0
+        messages = 0
+        last: Segment = self.unb
+
+        def close_missing_unt(m: Message, by: Segment) -> Message:
+            err = self._error("MISSING_UNT", f"message {m.ref!r} ({m.type}) has no UNT before "
+                              f"{by.tag}; the message is incomplete", by)
+            m.errors.append(err)
+            return m
+
+        while True:
+            seg = self._next_segment()
+            if seg is None:
+                break
+            tag = seg.tag
+            if tag in ("UNB", "UNA"):
+                # a new interchange started without UNZ: leave it for parse_interchanges
+                self._tok.push_back()
+                self._index -= 1
+                break
+            last = seg
+            if tag == "UNH":
+                if msg is not None:
+                    yield close_missing_unt(msg, seg)
+                msg = Message(seg.get(1, 0), seg.get(1, 1), seg.get(1, 2), seg.get(1, 3), seg.get(1, 4),
+                              seg.get(0, 0), [seg], group.get(4, 0) if group is not None else None)
+                messages += 1
+                group_count += 1
+            elif tag == "UNT":
+                if msg is None:
+                    self._error("SYNTAX_ERROR", "UNT without UNH", seg)
+                    continue
+                msg.segments.append(seg)
+                self._check_unt(msg, seg)
+                yield msg
+                msg = None
+            elif tag == "UNG":
+                if msg is not None:
+                    yield close_missing_unt(msg, seg)
+                    msg = None
+                if group is not None:
+                    self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before the next UNG", seg)
+                group, group_count = seg, 0
+                groups += 1
+            elif tag == "UNE":
+                if msg is not None:
+                    yield close_missing_unt(msg, seg)
+                    msg = None
+                if group is None:
+                    self._error("SYNTAX_ERROR", "UNE without UNG", seg)
+                    continue
+                self._check_count("UNE_COUNT_MISMATCH", seg, group_count, "messages in the group")
+                if seg.get(1, 0) != group.get(4, 0):
+                    self._error("UNE_REF_MISMATCH", f"UNE reference {seg.get(1, 0)!r} != UNG reference "
+                                f"{group.get(4, 0)!r}", seg)
+                group = None
+            elif tag == "UNZ":
+                if msg is not None:
+                    yield close_missing_unt(msg, seg)
+                    msg = None
+                if group is not None:
+                    self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before UNZ", seg)
+                # ISO 9735: UNZ counts groups when groups are used, else messages
+                self._check_count("UNZ_COUNT_MISMATCH", seg, groups if groups else messages,
+                                  "functional groups" if groups else "messages")
+                if seg.get(1, 0) != self.control_ref:
+                    self._error("UNZ_REF_MISMATCH", f"UNZ reference {seg.get(1, 0)!r} != UNB reference "
+                                f"{self.control_ref!r}", seg)
+                self.unz = seg
+                break
+            elif msg is not None:
+                msg.segments.append(seg)
+            else:
+                self._error("SYNTAX_ERROR", f"segment {tag} outside any message", seg)
+
+        if self.unz is None:
+            if msg is not None:
+                yield close_missing_unt(msg, last)
+            self._error("MISSING_UNZ", f"interchange {self.control_ref!r} ended after this segment "
+                        "without UNZ; the file is probably truncated; ask the sender to resend", last)
+        elif self._single:
+            self._tok.skip_noise()
+            if not self._tok.at_eof():
+                self._error("EXTRA_INTERCHANGE", "data follows UNZ; read the file with "
+                            "parse_interchanges() to get every interchange", self.unz)
+        if self._more_warnings:
+            self.warnings.append(f"... and {self._more_warnings} more charset warnings")
+            self._more_warnings = 0
+        self.finished = True
+
+    def _check_count(self, code: str, seg: Segment, actual: int, what: str) -> None:
+        declared = seg.get(0, 0)
+        if not declared.isdigit() or int(declared) != actual:
+            self._error(code, f"{seg.tag} says {declared!r} {what} but {actual} were found", seg)
+
+    def _check_unt(self, msg: Message, unt: Segment) -> None:
+        declared = unt.get(0, 0)
+        if not declared.isdigit() or int(declared) != len(msg.segments):
+            msg.errors.append(self._error(
+                "UNT_COUNT_MISMATCH", f"UNT says {declared!r} segments but message {msg.ref!r} has "
+                f"{len(msg.segments)} (UNH and UNT included)", unt))
+        if unt.get(1, 0) != msg.ref:
+            msg.errors.append(self._error(
+                "UNT_REF_MISMATCH", f"UNT reference {unt.get(1, 0)!r} != UNH reference {msg.ref!r}", unt))
+
+    def messages(self) -> list[Message]:
+        """All messages as a list (convenience for small files; not streaming)."""
+        return list(self.iter_messages())
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _as_stream(source: Union[bytes, bytearray, memoryview, BinaryIO]) -> BinaryIO:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    return source
+
+
+def _read_header(tok: _Tokenizer, charset_policy: str, single: bool, first: bool) -> Optional[Interchange]:
+    """Read optional UNA and the UNB; None at clean end of stream (after a first interchange)."""
+    tok.skip_noise(also_bom=first)
+    head = tok.ensure(9)
+    if not head:
+        if first:
+            raise SkippableError("MISSING_UNB", "the file is empty; expected an EDIFACT interchange "
+                                 "starting with UNA or UNB", tok.where("line 1"))
+        return None
+    delimiters = DEFAULT_DELIMITERS
+    if head.startswith(b"UNA"):
+        if len(head) < 9:
+            raise SkippableError("SYNTAX_ERROR", f"UNA service string advice is truncated ({head!r}); "
+                                 "it needs 6 characters", tok.where(f"line {tok.line}"))
+        delimiters = Delimiters.from_una(head)
+        used = [c for c in (delimiters.component, delimiters.element, delimiters.release,
+                            delimiters.terminator) if c]
+        if len(set(used)) != len(used) or any(c.isalnum() or c in "\r\n" for c in used):
+            raise SkippableError("SYNTAX_ERROR", f"UNA {head!r} defines unusable delimiters",
+                                 tok.where(f"line {tok.line}"))
+        tok.pos += 9
+        tok.skip_noise()
+        head = tok.ensure(4)
+        if not head:
+            raise SkippableError("MISSING_UNB", "the file ends after UNA; expected UNB",
+                                 tok.where(f"line {tok.line}"))
+    if not head.startswith(b"UNB"):
+        if _TAG_RE.match(head[:3]) and len(head) > 3 and head[3:4] == delimiters.element.encode():
+            raise SkippableError("MISSING_UNB", f"the first segment is {head[:3].decode()}, expected UNB",
+                                 tok.where(f"line {tok.line}"))
+        raise SkippableError("SYNTAX_ERROR", f"not an EDIFACT interchange (starts with {head[:9]!r})",
+                             tok.where(f"line {tok.line}"))
+    tok.set_delimiters(delimiters)
+    item = tok.next_raw()
+    assert item is not None  # head starts with UNB, so there are bytes
+    raw, line = item
+    if tok.unterminated:
+        raise SkippableError("SYNTAX_ERROR", "UNB has no segment terminator", tok.where(f"line {line}"))
+    # the UNB names the charset, so it is read as latin-1 (never fails) and re-read below
+    tag, elements = _split(raw.decode("latin-1"), delimiters)
+    unb = Segment(tag, elements, line, 1)
+    if unb.get(0, 1) == "4":
+        if delimiters is DEFAULT_DELIMITERS:
+            # syntax 4 without UNA: the repetition separator defaults to '*'
+            delimiters = Delimiters(repetition="*")
+    elif delimiters.repetition is not None:
+        # before syntax 4, UNA position 5 is reserved: whatever it holds is not a separator
+        delimiters = replace(delimiters, repetition=None)
+    inter = Interchange(tok, delimiters, unb, charset_policy, single)
+    if not raw.isascii():
+        tag, elements = _split(inter._decode(raw, line), delimiters)
+        inter.unb = unb = Segment(tag, elements, line, 1)
+        inter.sender, inter.recipient = unb.get(1, 0), unb.get(2, 0)
+    return inter
+
+
+def parse_interchanges(source: Union[bytes, BinaryIO], filename: str = "<bytes>",
+                       charset_policy: CharsetPolicy = "lenient", *, chunk_size: int = CHUNK_SIZE,
+                       max_segment_bytes: int = MAX_SEGMENT_BYTES) -> Iterator[Interchange]:
+    """Every interchange of a file, one after the other (a file may hold several UNB..UNZ).
+
+    Each interchange must be consumed (``iter_messages()``) before the next is requested,
+    like :func:`itertools.groupby`; an unconsumed one is drained (its messages are lost to
+    the caller, its errors kept) so that the stream position stays right.
+    """
+    if charset_policy not in ("strict", "lenient"):
+        raise ValueError(f"charset_policy must be 'strict' or 'lenient', not {charset_policy!r}")
+    tok = _Tokenizer(_as_stream(source), filename, chunk_size, max_segment_bytes)
+    first = True
+    while True:
+        inter = _read_header(tok, charset_policy, single=False, first=first)
+        if inter is None:
+            return
+        first = False
+        yield inter
+        if not inter.finished:
+            for _ in inter.iter_messages() if not inter._started else ():
+                pass
+            if not inter.finished:
+                raise RuntimeError("the previous interchange was only partly read; finish "
+                                   "iter_messages() before asking for the next interchange")
+
+
+def parse_interchange(source: Union[bytes, BinaryIO], filename: str = "<bytes>",
+                      charset_policy: CharsetPolicy = "lenient", *, chunk_size: int = CHUNK_SIZE,
+                      max_segment_bytes: int = MAX_SEGMENT_BYTES) -> Interchange:
+    """The first interchange of ``source`` (bytes or a binary stream read in chunks).
+
+    The header (UNA, UNB) is read now, so ``MISSING_UNB``/``SYNTAX_ERROR`` for a non-EDIFACT
+    file are raised here; messages are read by ``iter_messages()``. Data after UNZ is
+    reported as ``EXTRA_INTERCHANGE`` in ``errors`` rather than silently ignored.
+    """
+    if charset_policy not in ("strict", "lenient"):
+        raise ValueError(f"charset_policy must be 'strict' or 'lenient', not {charset_policy!r}")
+    tok = _Tokenizer(_as_stream(source), filename, chunk_size, max_segment_bytes)
+    inter = _read_header(tok, charset_policy, single=True, first=True)
+    assert inter is not None
+    return inter

@@ -1,0 +1,28 @@
+"""Hub -> WMS: an expected receipt for every shipment notice, before the truck arrives."""
+import pendulum
+from airflow.sdk import dag, task
+
+from hub.airflow_support import DEFAULT_ARGS, classified
+
+
+@dag(
+    schedule="*/5 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    default_args=DEFAULT_ARGS, tags=["wms", "outbound"],
+    doc_md="""
+Creates one inbound (expected receipt) at the WMS (`wms_default`) per ShipmentNotice through
+the outbox (idempotency key supplier/ASN). **On failure**: WMS down = the message waits in the
+outbox and is retried with backoff; `WMS_REJECTED` = master data missing at the WMS.
+""",
+)
+def wms_expected_receipts():
+    @task
+    @classified
+    def push_expected_receipts():
+        from hub import tasks
+
+        return tasks.push_expected_receipts()
+
+    push_expected_receipts()
+
+
+wms_expected_receipts()

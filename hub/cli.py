@@ -1,0 +1,161 @@
+"""The ``hub`` command line. Heavy modules are imported inside commands so ``--help`` is fast."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="mes-hub: the MES-centred supplier integration hub.", no_args_is_help=True,
+                  add_completion=False)
+mapping_app = typer.Typer(help="Declarative mappings: run their golden tests.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="What could not be processed: list, inspect, replay.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+def _store():
+    from canonical_model.store import open_store
+
+    return open_store()
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole demo story through Airflow on the embedded default and print the stage table."""
+    from hub import demo as demo_story
+    from hub.report import render
+
+    try:
+        rows = demo_story.run(echo=lambda line: typer.echo(line, err=True))
+    except demo_story.DemoFailed as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(render(rows, ("stage", "count", "detail")))
+
+
+@app.command()
+def up() -> None:
+    """Start Airflow (standalone) with the simulators and the SFTP server; Ctrl-C stops everything."""
+    from hub import up as up_command
+
+    raise typer.Exit(up_command.run())
+
+
+@app.command()
+def translate(
+    file: Path = typer.Argument(..., help="EDIFACT file to translate"),
+    partner: Optional[str] = typer.Option(None, "--partner", help="partner id (default: UNB sender)"),
+) -> None:
+    """Translate FILE to canonical documents, one JSON per line (NDJSON) on stdout.
+
+    Exit 0: every document valid. Exit 1: some part rejected (valid documents still printed;
+    each error on stderr as FILE:SEGMENT_OR_LINE: CODE message). Exit 2: usage or unreadable file.
+    """
+    from hub.translate import translate as run
+    from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"{file}: UNREADABLE_FILE {exc.strerror or exc}", err=True)
+        raise typer.Exit(2)
+    charset_policy = "lenient"
+    if partner:
+        from hub.partners import load_partners
+
+        profile = load_partners().get(partner)
+        charset_policy = profile.edi.charset_policy if profile else charset_policy
+    result = run(data, str(file), partner=partner, charset_policy=charset_policy)
+    checked = validate(result.documents, ValidationContext(open_po_lines=None, known_uoms=DEFAULT_KNOWN_UOMS))
+    for doc in checked.valid:
+        typer.echo(json.dumps(doc.model_dump(mode="json"), ensure_ascii=False))
+    errors = [e.as_line() for e in result.errors] + [f"{file}:{f.to_error().as_line()}" for f in checked.failures]
+    for warning in result.warnings:
+        typer.echo(f"{file}: WARNING {warning}", err=True)
+    for line in errors:
+        typer.echo(line, err=True)
+    raise typer.Exit(1 if errors else 0)
+
+
+@mapping_app.command("test")
+def mapping_test(path: Optional[Path] = typer.Argument(None, help="a mapping file or folder (default: all)")) -> None:
+    """Run the golden tests of the mappings; show a diff for each failure."""
+    from mappings.golden import discover, run_case
+
+    cases = discover(path)
+    failed = 0
+    for case in cases:
+        result = run_case(case)
+        typer.echo(f"{'ok  ' if result.ok else 'FAIL'} {case.mapping.name} <- {case.input.name}")
+        if not result.ok:
+            failed += 1
+            typer.echo(result.diff)
+    typer.echo(f"{len(cases) - failed} passed, {failed} failed")
+    raise typer.Exit(1 if failed or not cases else 0)
+
+
+@app.command()
+def status() -> None:
+    """Row counts per store table."""
+    from hub.report import render, table_counts
+
+    store = _store()
+    typer.echo(render(table_counts(store), ("table", "rows")))
+    store.dispose()
+
+
+@quarantine_app.command("list")
+def quarantine_list(all_rows: bool = typer.Option(False, "--all", help="also replayed/discarded rows")) -> None:
+    """Open quarantine rows: id, reason code, where, message."""
+    from canonical_model.store import quarantine
+    from hub.report import render
+
+    store = _store()
+    with store.session() as s:
+        rows = [(r.id, r.reason_code, r.status, r.location, r.message[:100])
+                for r in quarantine.list_rows(s, None if all_rows else "open")]
+    store.dispose()
+    typer.echo(render(rows, ("id", "reason", "status", "where", "message")))
+
+
+@quarantine_app.command("show")
+def quarantine_show(row_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """One quarantine row with its evidence, as JSON."""
+    from canonical_model.store.tables import QuarantineRow
+
+    store = _store()
+    with store.session() as s:
+        row = s.get(QuarantineRow, row_id)
+        if row is None:
+            typer.echo(f"no quarantine row {row_id}", err=True)
+            raise typer.Exit(2)
+        typer.echo(json.dumps({c.name: getattr(row, c.name) for c in QuarantineRow.__table__.columns},
+                              default=str, ensure_ascii=False, indent=2))
+    store.dispose()
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(row_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Process the raw payload behind a quarantine row again (after fixing mapping, crosswalk or ERP data)."""
+    from hub.replay import replay
+
+    store = _store()
+    try:
+        outcome = replay(store, row_id)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    finally:
+        store.dispose()
+    typer.echo(outcome)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

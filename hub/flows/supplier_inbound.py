@@ -1,0 +1,103 @@
+"""Supplier -> hub: collect files from the partner's SFTP folder, then process the inbox.
+
+Collecting and processing are separate steps on purpose: a file is first archived and
+recorded in the inbox ledger (committed), and only then archived on the SFTP server, so a
+crash between the two can only cause a re-read that the ledger recognises, never a loss.
+Processing translates, validates against the store's open PO lines, quarantines what is bad
+with its evidence and stores what is good.
+"""
+from __future__ import annotations
+
+from adapters.sftp.config import SftpConfig
+from adapters.sftp.hook import SftpHook
+from canonical_model.documents import ShipmentNotice
+from canonical_model.store import Store, documents, ledger
+from collaboration import alerts
+from hub.connections import connection_uri
+from hub.errors import SkippableError
+from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error
+from hub.partners import get_partner
+from hub.translate import translate
+from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
+
+CHANNEL = "sftp"
+
+
+def collect_files(store: Store, partner_id: str) -> dict[str, int]:
+    profile = get_partner(partner_id)
+    config = SftpConfig.from_uri(connection_uri(profile.sftp_conn_id))
+    config = config.model_copy(update={"min_file_age_seconds": profile.inbound.min_file_age_seconds})
+    counts = {"new": 0, "duplicate": 0}
+    with SftpHook(config) as sftp:
+        for remote in sftp.list_ready():
+            data = sftp.read_bytes(remote.path)
+            with store.session() as session:
+                _, is_new = ledger.receive(store, session, channel=CHANNEL, partner=partner_id,
+                                           name=remote.name, data=data)
+            counts["new" if is_new else "duplicate"] += 1
+            # only after the ledger commit: the raw bytes are safe in our archive now
+            sftp.archive(remote.path)
+    return counts
+
+
+def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
+    profile = get_partner(partner_id)
+    counts = {"files": 0, "documents": 0, "quarantined": 0, "alerts": 0}
+    with store.session() as session:
+        pending_ids = [row.id for row in ledger.pending(session, CHANNEL) if row.partner == partner_id]
+    for inbox_id in pending_ids:
+        counts["files"] += 1
+        with store.session() as session:
+            inbox = session.get(ledger.InboxRow, inbox_id)
+            data = ledger.read_raw(store, session, inbox.sha256)
+            result = translate(data, inbox.name, partner=partner_id, charset_policy=profile.edi.charset_policy)
+            inbox.control_ref = result.control_ref
+            earlier = result.control_ref and ledger.find_control_ref(
+                session, channel=CHANNEL, partner=partner_id, control_ref=result.control_ref, exclude_id=inbox.id)
+            if earlier:
+                error = SkippableError("DUPLICATE_INTERCHANGE",
+                                       f"interchange {result.control_ref} from {partner_id} was already received "
+                                       f"as {earlier.name}; not processed again", inbox.name)
+                counts["quarantined"] += quarantine_error(session, error, inbox=inbox)
+                ledger.mark(inbox, "duplicate", error.as_line())
+                continue
+            for error in result.errors:
+                counts["quarantined"] += quarantine_error(session, error, inbox=inbox)
+            stored, failed = _store_documents(session, result.documents, inbox, profile)
+            counts["documents"] += stored
+            counts["quarantined"] += failed
+            counts["alerts"] += _raise_alerts(session, [d for d in result.documents if isinstance(d, ShipmentNotice)])
+            ledger.mark(inbox, "processed" if stored and not result.errors and not failed else
+                        "partially_processed" if stored else "quarantined")
+    return counts
+
+
+def _store_documents(session, docs, inbox, profile) -> tuple[int, int]:
+    stored = failed = 0
+    for doc in docs:
+        # each ASN is validated against the PO lines as the *other* ASNs left them open
+        ctx = ValidationContext(
+            open_po_lines=open_po_lines(session, exclude_asn_key=doc.business_key),
+            known_uoms=DEFAULT_KNOWN_UOMS, over_ship_tolerance_pct=profile.inbound.over_ship_tolerance_pct,
+            batch_required=profile.inbound.batch_required, all_or_nothing=profile.inbound.all_or_nothing)
+        result = validate([doc], ctx)
+        for failure in result.failures:
+            failed += quarantine_error(session, failure.to_error().located(inbox.name), inbox=inbox,
+                                       doc_type=failure.document_type, business_key=failure.business_key,
+                                       evidence={"document": failure.document})
+        for valid in result.valid:
+            documents.upsert(session, valid, actor=f"sftp:{inbox.partner}")
+            stored += 1
+    return stored, failed
+
+
+def _raise_alerts(session, asns: list[ShipmentNotice]) -> int:
+    purchase_orders = purchase_orders_by_number(session)
+    raised = 0
+    for asn in asns:
+        stored = documents.get(session, "ShipmentNotice", asn.business_key)
+        if stored is None:
+            continue  # quarantined whole: the quarantine row is the signal, not an alert
+        for alert in alerts.short_shipment(stored, purchase_orders):
+            raised += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+    return raised

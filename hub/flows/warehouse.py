@@ -1,0 +1,130 @@
+"""Hub -> WMS -> hub -> ERP: expected receipts before the truck arrives, then what was counted.
+
+1. ``plan_expected_receipts``: one outbox row per ShipmentNotice (key: supplier/ASN).
+2. ``deliver_expected_receipts``: create the inbound at the WMS (the hook is idempotent too).
+3. ``collect_receipts``: for each inbound the WMS has counted, store a ``Receipt`` and a
+   ``Batch`` per supplier batch, raise mismatch alerts, and plan the ERP stock receipt.
+4. ``deliver_erp_receipts``: post the receipt to Kingdee (Save -> Submit -> Audit, once).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from adapters.kingdee.hook import KingdeeHook
+from adapters.kingdee.translate import EXTERNAL_NUMBER_FIELD, receipt_to_instock_model
+from adapters.wms.hook import WmsHook
+from adapters.wms.translate import expected_receipt_from_asn, receipt_by_material
+from canonical_model.documents import Batch, Receipt, ReceiptLine, ShipmentNotice, Source
+from canonical_model.store import Store, documents, outbox
+from canonical_model.store.tables import OutboxRow
+from collaboration import alerts
+from hub.errors import SkippableError
+from hub.flows.common import quarantine_error
+from hub.outbox import DispatchReport, dispatch
+
+WMS = "wms"
+ERP = "kingdee"
+
+
+def plan_expected_receipts(store: Store) -> dict[str, int]:
+    planned = quarantined = 0
+    with store.session() as session:
+        for asn in documents.current(session, "ShipmentNotice"):
+            key = f"{WMS}:create_inbound:{asn.business_key}"
+            try:
+                payload = expected_receipt_from_asn(asn.content())
+            except SkippableError as error:
+                quarantined += quarantine_error(session, error, partner=asn.supplier_id, doc_type="ShipmentNotice",
+                                                business_key=asn.business_key, evidence={"document": asn.content()})
+                continue
+            payload["asn_no"] = asn.business_key  # unique across suppliers; the WMS keeps it as asn_ref
+            planned += outbox.enqueue(session, target=WMS, operation="create_inbound", idempotency_key=key,
+                                      payload=payload)[1]
+    return {"planned": planned, "quarantined": quarantined}
+
+
+def deliver_expected_receipts(store: Store, wms: WmsHook) -> DispatchReport:
+    return dispatch(store, WMS, lambda row: wms.create_inbound(**row.payload))
+
+
+def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
+    counts = {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
+    with store.session() as session:
+        sent = list(session.scalars(select(OutboxRow).where(
+            OutboxRow.target == WMS, OutboxRow.operation == "create_inbound", OutboxRow.status == "sent")))
+        inbound = [(row.payload["asn_no"], row.result["asn_code"]) for row in sent]
+    for asn_key, asn_code in inbound:
+        receipt_id = f"RCV-{asn_code}"
+        with store.session() as session:
+            if documents.get(session, "Receipt", receipt_id) is not None:
+                continue
+        wms_receipt = wms.get_receipt(asn_code, asn_key)
+        if wms_receipt is None:
+            counts["waiting"] += 1
+            continue
+        with store.session() as session:
+            asn = documents.get(session, "ShipmentNotice", asn_key)
+            receipt, batches = receipt_from_wms(receipt_id, wms_receipt, asn)
+            documents.upsert(session, receipt, actor="wms")
+            counts["receipts"] += 1
+            for batch in batches:
+                counts["batches"] += documents.upsert(session, batch, actor="wms").outcome == "created"
+            for alert in alerts.receipt_mismatch(receipt, asn):
+                counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+            outbox.enqueue(session, target=ERP, operation="STK_InStock", idempotency_key=f"{ERP}:STK_InStock:{receipt_id}",
+                           payload={"receipt_id": receipt_id,
+                                    "model": receipt_to_instock_model(_instock_input(receipt, batches))})
+    return counts
+
+
+def receipt_from_wms(receipt_id: str, wms_receipt: dict, asn: ShipmentNotice) -> tuple[Receipt, list[Batch]]:
+    """WMS counts are per material; they are given to the ASN lines of that material in line
+    order (each line filled up to its announced quantity, any surplus to the last line)."""
+    lines: list[ReceiptLine] = []
+    batches: dict[str, Batch] = {}
+    by_line = {line.line_no: line for line in asn.lines}
+    for row in receipt_by_material(wms_receipt, asn.content()):
+        remaining = Decimal(row["qty_received"] or 0)
+        for i, line_no in enumerate(row["line_nos"]):
+            asn_line = by_line[line_no]
+            qty = remaining if i == len(row["line_nos"]) - 1 else min(remaining, asn_line.quantity)
+            remaining -= qty
+            batch_id = f"{asn.supplier_id}:{asn_line.batch_number}" if asn_line.batch_number else None
+            lines.append(ReceiptLine(line_no=len(lines) + 1, po_number=asn_line.po_number,
+                                     po_line_no=asn_line.po_line_no, material_id=asn_line.material_id,
+                                     quantity=qty, uom=asn_line.uom, batch_id=batch_id,
+                                     location=row["bins"][0] if row["bins"] else None))
+            if batch_id and qty > 0:
+                # QC has not released it yet: received batches start quarantined
+                previous = batches.get(batch_id)
+                batches[batch_id] = Batch(batch_id=batch_id, material_id=asn_line.material_id,
+                                          supplier_id=asn.supplier_id, supplier_batch_number=asn_line.batch_number,
+                                          quantity=qty + (previous.quantity if previous else 0), uom=asn_line.uom,
+                                          status="quarantined", expiry_date=asn_line.expiry_date,
+                                          source=Source(system="wms", request=f"receipt {receipt_id}"))
+    received_at = dt.datetime.fromisoformat(wms_receipt["received_at"]) if wms_receipt.get("received_at") \
+        else dt.datetime.now(dt.timezone.utc)
+    receipt = Receipt(receipt_id=receipt_id, asn_number=asn.asn_number, supplier_id=asn.supplier_id,
+                      received_at=received_at, lines=lines,
+                      source=Source(system="wms", request=f"asn_code {wms_receipt['asn_code']}"))
+    return receipt, list(batches.values())
+
+
+def _instock_input(receipt: Receipt, batches: list[Batch]) -> dict:
+    data = receipt.content()
+    for line in data["lines"]:
+        batch = next((b for b in batches if b.batch_id == line["batch_id"]), None)
+        line["batch_id"] = batch.supplier_batch_number if batch else None
+    return data
+
+
+def deliver_erp_receipts(store: Store, erp: KingdeeHook) -> DispatchReport:
+    def post(row: OutboxRow) -> dict:
+        number = erp.save_submit_audit_idempotent("STK_InStock", row.payload["model"], EXTERNAL_NUMBER_FIELD,
+                                                  row.payload["receipt_id"])
+        return {"bill_no": number}
+
+    return dispatch(store, ERP, post)

@@ -1,0 +1,38 @@
+"""Replaying a quarantined payload once its cause is fixed (mapping, crosswalk, ERP data).
+
+The raw bytes come from the archive, never from the partner again. The inbox row goes back
+to ``received`` and the channel's normal processing runs; documents already stored are
+no-ops, and a failure that persists reopens the same quarantine row.
+"""
+from __future__ import annotations
+
+from canonical_model.store import Store, ledger
+from canonical_model.store.tables import InboxRow, QuarantineRow
+
+
+def replay(store: Store, quarantine_id: int) -> str:
+    with store.session() as session:
+        row = session.get(QuarantineRow, quarantine_id)
+        if row is None:
+            raise LookupError(f"no quarantine row {quarantine_id}")
+        if row.inbox_id is None:
+            raise LookupError(f"quarantine row {quarantine_id} has no inbound payload to replay "
+                              f"({row.reason_code} at {row.location}); fix the source and let the next run retry")
+        inbox = session.get(InboxRow, row.inbox_id)
+        channel, partner = inbox.channel, inbox.partner
+        ledger.mark(inbox, "received", f"replay of quarantine {quarantine_id}")
+        inbox.processed_at = None
+        row.status = "replayed"
+    if channel == "sftp":
+        from hub.flows.supplier_inbound import process_inbox
+
+        counts = process_inbox(store, partner)
+    elif channel == "kingdee":
+        from hub.flows.purchase_orders import reprocess_pending
+
+        counts = reprocess_pending(store)
+    else:
+        raise LookupError(f"no replay for channel {channel!r}")
+    with store.session() as session:
+        reopened = session.get(QuarantineRow, quarantine_id).status == "open"
+    return f"replayed quarantine {quarantine_id}: {counts}" + (" (still failing: row reopened)" if reopened else "")

@@ -1,0 +1,64 @@
+"""The per-stage table the demo prints: totals from the store, so a rerun shows the same."""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from canonical_model.store import Store, documents
+from canonical_model.store.tables import AuditRow, DocumentRow, InboxRow, OutboxRow, QuarantineRow
+
+
+def stage_table(store: Store) -> list[tuple[str, int, str]]:
+    with store.session() as s:
+        def sent(target: str) -> int:
+            return s.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.target == target, OutboxRow.status == "sent")) or 0
+
+        def waiting(target: str) -> str:
+            n = s.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.target == target, OutboxRow.status != "sent")) or 0
+            return f"{n} waiting in outbox" if n else ""
+
+        files = s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.channel == "sftp")) or 0
+        dup_files = s.scalar(select(func.count()).select_from(AuditRow).where(
+            AuditRow.action == "duplicate_payload", AuditRow.actor == "sftp")) or 0
+        reasons = Counter(s.scalars(select(QuarantineRow.reason_code).where(QuarantineRow.status == "open")))
+        alert_types = Counter(a.alert_type for a in documents.current(s, "Alert") if a.status == "open")
+        batches = documents.count_current(s, "Batch")
+        return [
+            ("POs pulled (Kingdee)", documents.count_current(s, "PurchaseOrder"), ""),
+            ("ORDERS sent (SFTP)", sent("supplier_sftp"), waiting("supplier_sftp")),
+            ("supplier files in", files, f"{dup_files} duplicate drop(s) ignored" if dup_files else ""),
+            ("ASNs stored", documents.count_current(s, "ShipmentNotice"), ""),
+            ("quarantined", sum(reasons.values()), _detail(reasons)),
+            ("expected receipts pushed (WMS)", sent("wms"), waiting("wms")),
+            ("receipts stored", documents.count_current(s, "Receipt"), f"{batches} batch record(s)"),
+            ("receipts posted (Kingdee STK_InStock)", sent("kingdee"), waiting("kingdee")),
+            ("alerts open", sum(alert_types.values()), _detail(alert_types)),
+        ]
+
+
+def _detail(counter: Counter) -> str:
+    return ", ".join(f"{key} {n}" for key, n in sorted(counter.items()))
+
+
+def table_counts(store: Store) -> list[tuple[str, int]]:
+    """Rows per store table (``hub status``)."""
+    from canonical_model.store.tables import Base
+
+    with store.session() as s:
+        rows = [(name, s.scalar(select(func.count()).select_from(table)) or 0)
+                for name, table in sorted(Base.metadata.tables.items()) if name != "alembic_version"]
+        rows.insert(1, ("documents (current)", s.scalar(select(func.count()).select_from(DocumentRow)
+                                                         .where(DocumentRow.is_current.is_(True))) or 0))
+    return rows
+
+
+def render(rows: list[tuple], headers: tuple[str, ...]) -> str:
+    cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) if i != 1 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""The edges of each flow: build hooks from Connections, open the store, run, report counts.
+
+DAG tasks call these and nothing else, so a DAG file stays a few lines of wiring and every
+step can be run without Airflow (``hub`` CLI, tests). Return values are small count dicts:
+XCom carries ids and counts, never payloads.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Iterator
+
+from canonical_model.store import Store, open_store
+from hub.connections import connection_uri
+from hub.errors import HubError
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    store = open_store()
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def _kingdee():
+    from adapters.kingdee.config import KingdeeConfig
+    from adapters.kingdee.hook import KingdeeHook
+
+    return KingdeeHook(KingdeeConfig.from_uri(connection_uri("kingdee_default")))
+
+
+def _wms():
+    from adapters.wms.config import WmsConfig
+    from adapters.wms.hook import WmsHook
+
+    return WmsHook(WmsConfig.from_uri(connection_uri("wms_default")))
+
+
+def _report(report) -> dict:
+    counts = asdict(report)
+    errors = counts.pop("errors")
+    if report.failed:
+        raise HubOutboxFailed(errors)
+    return counts
+
+
+class HubOutboxFailed(HubError):
+    kind = "fatal"
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("OUTBOX_FAILED", f"{len(errors)} message(s) parked for a human: " + "; ".join(errors))
+
+
+def partner_ids() -> list[str]:
+    from hub.partners import load_partners
+
+    return sorted(load_partners())
+
+
+def sync_purchase_orders() -> dict:
+    from hub.flows.purchase_orders import sync_purchase_orders as run
+
+    with _store() as store:
+        return run(store, _kingdee())
+
+
+def send_orders(partner_id: str) -> dict:
+    from hub.flows.supplier_orders import deliver_orders, plan_orders
+
+    with _store() as store:
+        planned = plan_orders(store, partner_id)
+        return {**planned, **_report(deliver_orders(store, partner_id))}
+
+
+def collect_supplier_files(partner_id: str) -> str:
+    from hub.flows.supplier_inbound import collect_files
+
+    with _store() as store:
+        collect_files(store, partner_id)
+    return partner_id
+
+
+def process_supplier_inbox(partner_id: str) -> dict:
+    from hub.flows.supplier_inbound import process_inbox
+
+    with _store() as store:
+        return process_inbox(store, partner_id)
+
+
+def push_expected_receipts() -> dict:
+    from hub.flows.warehouse import deliver_expected_receipts, plan_expected_receipts
+
+    with _store() as store:
+        planned = plan_expected_receipts(store)
+        return {**planned, **_report(deliver_expected_receipts(store, _wms()))}
+
+
+def collect_receipts() -> dict:
+    from hub.flows.warehouse import collect_receipts as run
+
+    with _store() as store:
+        return run(store, _wms())
+
+
+def post_receipts_to_erp() -> dict:
+    from hub.flows.warehouse import deliver_erp_receipts
+
+    with _store() as store:
+        return _report(deliver_erp_receipts(store, _kingdee()))

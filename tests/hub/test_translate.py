@@ -1,0 +1,179 @@
+"""hub.translate: whole files in, canonical documents + located errors out."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from canonical_model.documents import PurchaseOrder, ShipmentNotice, ShipmentNoticeLine
+from hub.errors import FatalError
+from hub.translate import translate
+
+
+def edi(*segments: str, una: bool = True) -> bytes:
+    return (("UNA:+.? '\r\n" if una else "") + "".join(s + "'\r\n" for s in segments)).encode("latin-1")
+
+
+def desadv(ref: str, asn: str, qty: str = "10", unt: int | None = None, mtype: str = "DESADV:D:96A:UN:EAN005") -> list[str]:
+    body = [
+        f"UNH+{ref}+{mtype}",
+        f"BGM+351+{asn}+9",
+        "DTM+11:20261124:102",
+        "NAD+SU+4012345000009::9",
+        "CPS+1",
+        "PAC+1",
+        "PCI+33E",
+        "GIN+BJ+340123450000000016",
+        "LIN+1++1.02.0033:IN",
+        f"QTY+12:{qty}:PCE",
+        "RFF+ON:CGDD000101",
+        "RFF+LI:1",
+    ]
+    return body + [f"UNT+{unt if unt is not None else len(body) + 1}+{ref}"]
+
+
+UNB = "UNB+UNOC:3+4012345000009:14+6901234000004:14+261124:0815+ICR1"
+
+
+def test_good_desadv_becomes_shipment_notices_with_source():
+    data = edi(UNB, *desadv("1", "ASN-1"), *desadv("2", "ASN-2", qty="2.5"), "UNZ+2+ICR1")
+    result = translate(data, "in/asn.edi")
+    assert result.errors == [] and result.ok
+    assert [type(d) for d in result.documents] == [ShipmentNotice, ShipmentNotice]
+    first, second = result.documents
+    assert (first.asn_number, first.supplier_id, first.ship_date) == ("ASN-1", "SUP-001", dt.date(2026, 11, 24))
+    line = first.lines[0]
+    assert (line.material_id, line.quantity, line.uom, line.package_id, line.po_number, line.po_line_no) == (
+        "1.02.0033", Decimal("10"), "H87", "340123450000000016", "CGDD000101", 1)
+    assert second.lines[0].quantity == Decimal("2.5")
+    src = first.source
+    assert (src.system, src.partner, src.file, src.interchange_ref, src.message_ref) == (
+        "edifact", "4012345000009", "in/asn.edi", "ICR1", "1")
+    assert translate(data, "in/asn.edi", partner="SUP-001").documents[0].source.partner == "SUP-001"
+    assert result.control_ref == "ICR1"
+
+
+def test_truncated_file_reports_missing_unz_at_the_last_segment_and_keeps_documents():
+    data = edi(UNB, *desadv("1", "ASN-1"))  # no UNZ: the transfer was cut
+    result = translate(data, "cut.edi")
+    assert [d.asn_number for d in result.documents] == ["ASN-1"]
+    assert [e.code for e in result.errors] == ["MISSING_UNZ"]
+    # UNB is segment 1 on line 2 (UNA is line 1 and no segment), so UNT is segment 14 on line 15
+    assert result.errors[0].where == "cut.edi:segment 14 (UNT, line 15)"
+
+
+def test_wrong_unt_count_quarantines_that_message_only():
+    data = edi(UNB, *desadv("1", "ASN-1", unt=99), *desadv("2", "ASN-2"), "UNZ+2+ICR1")
+    result = translate(data, "count.edi")
+    assert [d.asn_number for d in result.documents] == ["ASN-2"]
+    assert [e.code for e in result.errors] == ["UNT_COUNT_MISMATCH"]
+    assert result.errors[0].where == "count.edi:segment 14 (UNT, line 15)"
+
+
+def test_negative_quantity_still_maps():
+    result = translate(edi(UNB, *desadv("1", "ASN-1", qty="-3"), "UNZ+1+ICR1"), "neg.edi")
+    assert result.errors == []
+    assert result.documents[0].lines[0].quantity == Decimal("-3")
+
+
+def test_mapping_error_is_located_in_the_file_and_neighbours_go_on():
+    bad = desadv("1", "ASN-1")
+    bad[8] = "LIN+1"  # no item number, no PIA+5
+    result = translate(edi(UNB, *bad, *desadv("2", "ASN-2"), "UNZ+2+ICR1"), "f.edi")
+    assert [d.asn_number for d in result.documents] == ["ASN-2"]
+    assert [e.code for e in result.errors] == ["MISSING_FIELD"]
+    assert result.errors[0].where == "f.edi:segment 10 (LIN, line 11)"
+    assert "material_id" in result.errors[0].message
+
+
+def test_unknown_message_type_is_unsupported_and_others_still_translate():
+    invoic = ["UNH+9+INVOIC:D:96A:UN:EAN008", "BGM+380+INV1", "UNT+3+9"]
+    result = translate(edi(UNB, *invoic, *desadv("2", "ASN-2"), "UNZ+2+ICR1"), "mix.edi")
+    assert [d.asn_number for d in result.documents] == ["ASN-2"]
+    assert [(e.code, e.where) for e in result.errors] == [("UNSUPPORTED_MESSAGE", "mix.edi:segment 2 (UNH, line 3)")]
+
+
+def test_nearby_release_is_used_with_a_warning():
+    result = translate(edi(UNB, *desadv("1", "ASN-1", mtype="DESADV:D:01B:UN:EAN007"), "UNZ+1+ICR1"), "new.edi")
+    assert result.errors == [] and len(result.documents) == 1
+    assert any("DESADV_D96A" in w and "01B" in w for w in result.warnings)
+
+
+def test_orders_become_purchase_orders():
+    data = edi(
+        "UNB+UNOC:3+6901234000004:14+4012345000009:14+261120:1000+PO1",
+        "UNH+1+ORDERS:D:96A:UN:EAN008", "BGM+220+PO-9+9", "DTM+137:20261120:102", "NAD+SU+SUP-002::9",
+        "CUX+2:USD:9", "LIN+1++1.02.0041:IN", "QTY+21:4", "PRI+AAA:1.25", "UNS+S", "UNT+10+1", "UNZ+1+PO1",
+    )
+    result = translate(data, "po.edi")
+    assert result.errors == []
+    (po,) = result.documents
+    assert isinstance(po, PurchaseOrder)
+    assert (po.po_number, po.supplier_id, po.currency, po.lines[0].unit_price) == ("PO-9", "SUP-002", "USD", Decimal("1.25"))
+
+
+def test_round_trip_through_the_desadv_writer():
+    # what the hub (and the supplier simulator) writes must read back as the same notice
+    from adapters.edi.messages import shipment_notice_to_desadv
+
+    asn = ShipmentNotice(
+        asn_number="ASN-RT", supplier_id="SUP-001", ship_to_id="PLANT-1", ship_date=dt.date(2026, 11, 24),
+        expected_arrival=dt.date(2026, 11, 26),
+        lines=[
+            ShipmentNoticeLine(line_no=1, po_number="CGDD000101", po_line_no=1, material_id="1.02.0033",
+                               supplier_material_id="SP-33-A", quantity=Decimal("120"), uom="H87",
+                               batch_number="L-1", package_id="340123450000000016", expiry_date=dt.date(2028, 1, 31)),
+            ShipmentNoticeLine(line_no=2, po_number="CGDD000101", po_line_no=2, material_id="1.03.0100",
+                               quantity=Decimal("0.5"), uom="KGM"),
+        ],
+    )
+    data = shipment_notice_to_desadv(asn, sender="SUP-001", recipient="MESHUB", control_ref="77")
+    result = translate(data, "rt.edi")
+    assert result.errors == []
+    assert result.documents[0].content() == asn.content()
+
+
+# ------------------------------------------------------------------ hostile input
+
+
+def test_strict_charset_policy_reaches_the_parser():
+    # UNOA (ASCII) declared, UTF-8 sent: lenient decodes with a warning, strict refuses
+    data = edi("UNB+UNOA:3+4012345000009:14+6901234000004:14+261124:0815+ICR1",
+               *desadv("1", "ASN-Ü"), "UNZ+1+ICR1").replace("Ü".encode("latin-1"), "Ü".encode("utf-8"))
+    lenient = translate(data, "u.edi")
+    assert [d.asn_number for d in lenient.documents] == ["ASN-Ü"] and lenient.warnings
+    strict = translate(data, "u.edi", charset_policy="strict")
+    assert strict.documents == [] and [e.code for e in strict.errors] == ["CHARSET_MISMATCH"]
+
+
+def test_empty_file():
+    for data in (b"", b"\r\n  \n", b"\xef\xbb\xbf"):
+        result = translate(data, "empty.edi")
+        assert result.documents == []
+        assert [(e.code, e.where) for e in result.errors] == [("EMPTY_FILE", "empty.edi:line 1")]
+
+
+def test_binary_junk():
+    junk = bytes(range(256)) * 8
+    result = translate(junk, "junk.bin")
+    assert result.documents == [] and [e.code for e in result.errors] == ["UNKNOWN_FORMAT"]
+    # junk that starts like EDIFACT goes to the parser and must come back as errors, not a crash
+    result = translate(b"UNB+" + junk, "junk2.edi")
+    assert result.documents == [] and result.errors
+
+
+def test_x12_is_unsupported_for_now():
+    data = b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *261124*0815*U*00401*000000001*0*P*>~"
+    result = translate(data, "po.x12")
+    assert len(result.errors) == 1
+    err = result.errors[0]
+    assert isinstance(err, FatalError) and err.code == "UNSUPPORTED_FORMAT" and "X12" in err.message
+
+
+def test_every_truncation_is_reported_never_raised():
+    data = edi(UNB, *desadv("1", "ASN-1"), "UNZ+1+ICR1")
+    # data ends with "UNZ+1+ICR1'\r\n": only cuts before the final terminator are incomplete
+    for cut in range(len(data) - 2):
+        result = translate(data[:cut], "cut.edi")
+        # a cut file is never silently complete: something must say so
+        assert result.errors, f"cut at byte {cut} gave no error"
+        assert all(e.where.startswith("cut.edi:") for e in result.errors), [e.as_line() for e in result.errors]
