@@ -6,6 +6,8 @@ no-ops, and a failure that persists reopens the same quarantine row.
 """
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from canonical_model.store import Store, ledger
 from canonical_model.store.tables import InboxRow, QuarantineRow
 
@@ -22,7 +24,10 @@ def replay(store: Store, quarantine_id: int) -> str:
         channel, partner = inbox.channel, inbox.partner
         ledger.mark(inbox, "received", f"replay of quarantine {quarantine_id}")
         inbox.processed_at = None
-        row.status = "replayed"
+        # every failure of this payload is re-decided by the replay, not just the one named
+        for sibling in session.scalars(select(QuarantineRow).where(
+                QuarantineRow.inbox_id == inbox.id, QuarantineRow.status == "open")):
+            sibling.status = "replayed"
     if channel == "sftp":
         from hub.flows.supplier_inbound import process_inbox
 
