@@ -4,8 +4,6 @@ seen again updates the same Alert instead of opening a second one."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Iterable
-
 from canonical_model.documents import Alert, PurchaseOrder, Receipt, ShipmentNotice, SubjectRef
 
 
@@ -64,6 +62,3 @@ def receipt_mismatch(receipt: Receipt, asn: ShipmentNotice) -> list[Alert]:
 def _q(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
-
-def all_alerts(*groups: Iterable[Alert]) -> list[Alert]:
-    return [alert for group in groups for alert in group]

@@ -75,7 +75,6 @@ def run_dag(dag_id: str, logs: Path, echo) -> None:
 def play_suppliers(echo) -> int:
     """Each supplier answers the ORDERS waiting in its folder (simulated partner, real SFTP)."""
     from adapters.sftp.config import SftpConfig
-    from hub.connections import connection_uri
     from hub.partners import load_partners
     from simulators.supplier import SupplierScenario, respond_to_orders
 
@@ -83,7 +82,7 @@ def play_suppliers(echo) -> int:
     for n, profile in enumerate(sorted(load_partners().values(), key=lambda p: p.partner_id)):
         scenario = SupplierScenario(partner_id=profile.partner_id, our_id=profile.edi.their_id,
                                     hub_id=profile.edi.our_id, short_supplier=n == 0, sloppy_supplier=n == 1)
-        names = respond_to_orders(SftpConfig.from_uri(connection_uri(profile.sftp_conn_id)), scenario,
+        names = respond_to_orders(SftpConfig.from_conn_id(profile.sftp_conn_id), scenario,
                                   today=dt.date.today())
         echo(f"  supplier {profile.partner_id} uploaded {len(names)} file(s)")
         total += len(names)

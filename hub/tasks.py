@@ -11,7 +11,6 @@ from dataclasses import asdict
 from typing import Iterator
 
 from canonical_model.store import Store, open_store
-from hub.connections import connection_uri
 from hub.errors import HubError
 
 
@@ -25,17 +24,15 @@ def _store() -> Iterator[Store]:
 
 
 def _kingdee():
-    from adapters.kingdee.config import KingdeeConfig
     from adapters.kingdee.hook import KingdeeHook
 
-    return KingdeeHook(KingdeeConfig.from_uri(connection_uri("kingdee_default")))
+    return KingdeeHook.from_conn_id()
 
 
 def _wms():
-    from adapters.wms.config import WmsConfig
     from adapters.wms.hook import WmsHook
 
-    return WmsHook(WmsConfig.from_uri(connection_uri("wms_default")))
+    return WmsHook.from_conn_id()
 
 
 def _report(report) -> dict:

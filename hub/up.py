@@ -15,13 +15,24 @@ from pathlib import Path
 from hub import runtime
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run() -> int:
+    # Ctrl-C and a service manager's SIGTERM both end in the same clean-up; set explicitly
+    # because a shell starting us in the background would have SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     var = runtime.var_dir()
     ports = runtime.Ports.from_env()
     runtime.apply_environment(var, ports)
     logs = var / "logs"
     api_port = os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # the embedded default is not a public server
     airflow_bin = Path(sys.executable).with_name("airflow")
+    # standalone starts its components as `airflow ...` found on PATH: make it this venv's
+    os.environ["PATH"] = f"{airflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     with runtime.services(var, ports, logs):
         print(f"simulators: kingdee :{ports.kingdee}, wms :{ports.wms}; sftp :{ports.sftp} (logs in {logs})")
         print(f"Airflow UI: http://127.0.0.1:{api_port}  user admin, password in "

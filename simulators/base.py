@@ -21,6 +21,15 @@ class SimulatorServer(ThreadingHTTPServer):
         #: the simulated system's data; handlers reach it as ``self.server.state``
         self.state = state
 
+    def serve_until_interrupted(self) -> None:
+        """Foreground serving for ``python -m simulators.<system>``: Ctrl-C stops cleanly."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]

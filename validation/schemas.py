@@ -72,13 +72,11 @@ def _code(code: str) -> dict[str, str]:
     return {"name": code, "error": code}
 
 
-class _LineTable(pa.DataFrameModel):
-    """Columns and rules shared by every line table."""
+class _QuantityTable(pa.DataFrameModel):
+    """Columns and rules of anything that carries a material quantity (lines and batches)."""
 
     document_index: Series[int]
     business_key: Series[str]
-    line_index: Series[int] = pa.Field(ge=0)
-    line_no: Series[int]
     material_id: Series[str]
     quantity: Series[object]
     uom: Series[str]
@@ -100,6 +98,13 @@ class _LineTable(pa.DataFrameModel):
     @pa.check("uom", **_code(UNKNOWN_UOM))
     def uom_known(cls, uom: pd.Series) -> pd.Series:
         return uom.isin(DEFAULT_KNOWN_UOMS)
+
+
+class _LineTable(_QuantityTable):
+    """Columns and rules shared by every line table."""
+
+    line_index: Series[int] = pa.Field(ge=0)
+    line_no: Series[int]
 
     @pa.dataframe_check(**_code(DUPLICATE_LINE))
     def line_no_unique(cls, df: pd.DataFrame) -> pd.Series:
@@ -148,32 +153,8 @@ class ReceiptLineSchema(_LineTable):
     batch_id: Series[str] = pa.Field(nullable=True)
 
 
-class BatchSchema(pa.DataFrameModel):
+class BatchSchema(_QuantityTable):
     """One row per ``Batch`` document (a batch has no lines)."""
-
-    document_index: Series[int]
-    business_key: Series[str]
-    material_id: Series[str]
-    quantity: Series[object]
-    uom: Series[str]
-
-    class Config:
-        strict = True
-        coerce = True
-
-    # Defined again rather than shared with _LineTable: BatchSchema has no line columns,
-    # and sharing a check between two subclasses is exactly what loses its name in 0.35.
-    @pa.check("quantity", element_wise=True, **_code(QTY_NOT_DECIMAL))
-    def quantity_is_decimal(cls, q: Any) -> bool:
-        return isinstance(q, Decimal) and not isinstance(q, bool)
-
-    @pa.check("quantity", element_wise=True, **_code(QTY_NOT_POSITIVE))
-    def quantity_positive(cls, q: Any) -> bool:
-        return _is_positive_decimal(q)
-
-    @pa.check("uom", **_code(UNKNOWN_UOM))
-    def uom_known(cls, uom: pd.Series) -> pd.Series:
-        return uom.isin(DEFAULT_KNOWN_UOMS)
 
 
 #: Which schema validates which document type; other types have no line rules yet.

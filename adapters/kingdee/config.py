@@ -15,12 +15,11 @@ shows them; Airflow masks the same fields (``password``, extras containing ``sec
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hub.connections import get_connection, parse_connection
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "kingdee_default"
@@ -59,44 +58,21 @@ class KingdeeConfig(BaseModel):
 
     @classmethod
     def from_connection(cls, conn: Any) -> "KingdeeConfig":
-        """Build from an Airflow ``Connection`` (or anything with host/port/schema/login/password/extra)."""
-        extra = getattr(conn, "extra_dejson", None)
-        if extra is None:
-            extra = getattr(conn, "extra", None) or {}
-            if isinstance(extra, str):
-                try:
-                    extra = json.loads(extra) if extra.strip() else {}
-                except json.JSONDecodeError as exc:
-                    raise FatalError("KINGDEE_CONFIG", f"connection extra is not JSON ({exc.msg})",
-                                     DEFAULT_CONN_ID) from None
-        return cls._build(getattr(conn, "host", None), getattr(conn, "port", None), getattr(conn, "schema", None),
-                          getattr(conn, "login", None), getattr(conn, "password", None), dict(extra))
+        """Build from an Airflow ``Connection`` or a :class:`hub.connections.ConnectionParts`."""
+        return cls._build(conn.host, conn.port, conn.schema, conn.login, conn.password,
+                          dict(conn.extra_dejson or {}))
 
     @classmethod
     def from_uri(cls, uri: str) -> "KingdeeConfig":
         """Parse the Airflow Connection URI form, e.g. ``AIRFLOW_CONN_KINGDEE_DEFAULT``:
         ``kingdee://user:pass@host:port/k3cloud?acct_id=...&lcid=2052`` (values URL-quoted;
         Airflow's ``__extra__=<json>`` form is accepted too)."""
-        parts = urlsplit(uri)
-        extra: dict[str, Any] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "__extra__":
-                try:
-                    extra.update(json.loads(value))
-                except json.JSONDecodeError as exc:
-                    raise FatalError("KINGDEE_CONFIG", f"__extra__ in the connection URI is not JSON ({exc.msg})",
-                                     DEFAULT_CONN_ID) from None
-            else:
-                extra[key] = value
-        try:
-            port = parts.port
-        except ValueError:
-            raise FatalError("KINGDEE_CONFIG", "port in the connection URI is not a number", DEFAULT_CONN_ID) from None
-        return cls._build(
-            unquote(parts.hostname or "") or None, port, unquote(parts.path.lstrip("/")) or None,
-            unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password else None, extra,
-        )
+        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "KingdeeConfig":
+        """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` if set, else Airflow's store."""
+        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, host: Optional[str], port: Optional[int], schema: Optional[str], login: Optional[str],

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 import requests
 
 from adapters.kingdee import errors
-from adapters.kingdee.config import KingdeeConfig
+from adapters.kingdee.config import DEFAULT_CONN_ID, KingdeeConfig
 from hub.errors import FatalError
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,9 @@ class KingdeeHook:
                f"username={self.config.username!r})"
 
     @classmethod
-    def from_conn_id(cls, conn_id: str = "kingdee_default") -> "KingdeeHook":
-        """Resolve an Airflow Connection (imported lazily: the hook itself does not need Airflow)."""
-        from airflow.sdk import BaseHook  # noqa: PLC0415 - keep Airflow out of module import time
-
-        return cls(KingdeeConfig.from_connection(BaseHook.get_connection(conn_id)))
+    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "KingdeeHook":
+        """Build from the Airflow Connection (``AIRFLOW_CONN_<CONN_ID>`` or Airflow's store)."""
+        return cls(KingdeeConfig.from_conn_id(conn_id))
 
     def close(self) -> None:
         self.session.close()

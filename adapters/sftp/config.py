@@ -1,7 +1,8 @@
 """Typed settings for a supplier SFTP drop box, read from the Airflow Connection.
 
-The Connection id is ``supplier_sftp_default``; outside Airflow it comes from the environment
-variable ``AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT`` in Airflow's URI form::
+The Connection id is ``supplier_sftp_default`` (one per supplier in practice, named by the partner
+profile's ``sftp_conn_id``), resolved by :func:`hub.connections.get_connection`: the environment
+variable ``AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT`` if set, else Airflow's store. URI form::
 
     sftp://sup001:s3cr%40t@127.0.0.1:2222/?known_hosts=/srv/hub/known_hosts&min_file_age_seconds=10
 
@@ -12,14 +13,12 @@ always verified), ``min_file_age_seconds``, ``inbox_folder``, ``outbox_folder``,
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from hub.connections import get_connection, parse_connection
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "supplier_sftp_default"
@@ -28,10 +27,6 @@ _EXTRA_FIELDS = ("known_hosts", "min_file_age_seconds", "inbox_folder", "outbox_
 # Airflow's own SFTP extras that would weaken host verification: refuse them loudly rather than
 # silently ignoring a setting the operator believes is in effect.
 _REFUSED_EXTRAS = ("no_host_key_check", "allow_host_key_change")
-
-
-def conn_env_var(conn_id: str = DEFAULT_CONN_ID) -> str:
-    return f"AIRFLOW_CONN_{conn_id.upper()}"
 
 
 class SftpConfig(BaseModel):
@@ -69,67 +64,28 @@ class SftpConfig(BaseModel):
         return f"sftp://{self.username}@{self.host}:{self.port}"
 
     @classmethod
+    def from_connection(cls, conn: Any) -> "SftpConfig":
+        """Build from an Airflow ``Connection`` or a :class:`hub.connections.ConnectionParts`."""
+        conn_type = getattr(conn, "conn_type", None)
+        if conn_type and conn_type not in ("sftp", "ssh"):
+            raise FatalError("SFTP_CONFIG", f"connection type (URI scheme) must be sftp or ssh, got {conn_type!r}")
+        return cls._build(
+            host=conn.host or "",
+            port=conn.port,
+            login=conn.login or "",
+            password=conn.password or "",
+            extras=dict(conn.extra_dejson or {}),
+        )
+
+    @classmethod
     def from_uri(cls, uri: str) -> "SftpConfig":
         """Parse an Airflow Connection URI (``sftp://user:password@host:port/?extra=value``)."""
-        try:
-            parts = urlsplit(uri)
-            port = parts.port
-        except ValueError:
-            # urlsplit's message can quote the netloc, which holds the password.
-            raise FatalError("SFTP_CONFIG", "connection URI is malformed (check host and port)") from None
-        if parts.scheme not in ("sftp", "ssh"):
-            raise FatalError("SFTP_CONFIG", f"connection URI scheme must be sftp://, got {parts.scheme!r}://")
-        extras: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if "__extra__" in extras:
-            # Airflow's get_uri() packs non-string extras as one JSON query parameter.
-            try:
-                extras = {**json.loads(extras.pop("__extra__")), **extras}
-            except (json.JSONDecodeError, TypeError):
-                raise FatalError("SFTP_CONFIG", "connection URI parameter __extra__ is not a JSON object") from None
-        return cls._build(
-            host=parts.hostname or "",
-            port=port,
-            login=unquote(parts.username) if parts.username else "",
-            password=unquote(parts.password) if parts.password else "",
-            extras=extras,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> "SftpConfig":
-        """Parse Airflow's JSON Connection form."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FatalError("SFTP_CONFIG", f"connection JSON is malformed at char {exc.pos}") from None
-        extras = data.get("extra") or {}
-        if isinstance(extras, str):
-            extras = json.loads(extras) if extras else {}
-        return cls._build(
-            host=data.get("host") or "",
-            port=data.get("port"),
-            login=data.get("login") or "",
-            password=data.get("password") or "",
-            extras=dict(extras),
-        )
-
-    @classmethod
-    def from_env(cls, conn_id: str = DEFAULT_CONN_ID, environ: dict[str, str] | None = None) -> "SftpConfig":
-        """Read ``AIRFLOW_CONN_<CONN_ID>`` (URI or JSON form)."""
-        env = os.environ if environ is None else environ
-        name = conn_env_var(conn_id)
-        value = env.get(name, "").strip()
-        if not value:
-            raise FatalError("SFTP_CONFIG", f"{name} is not set; define the Airflow Connection {conn_id!r}")
-        config = cls.from_json(value) if value.startswith("{") else cls.from_uri(value)
-        return config
+        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
 
     @classmethod
     def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "SftpConfig":
         """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` if set, else Airflow's store."""
-        from hub.connections import connection_uri  # Airflow is imported lazily there
-
-        value = connection_uri(conn_id).strip()
-        return cls.from_json(value) if value.startswith("{") else cls.from_uri(value)
+        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, *, host: str, port: int | None, login: str, password: str, extras: dict[str, Any]) -> "SftpConfig":

@@ -1,6 +1,7 @@
 """Typed settings for the WMS adapter, read from the Airflow Connection ``wms_default``.
 
-Connection fields (URI form, as in ``AIRFLOW_CONN_WMS_DEFAULT``)::
+Connection fields (URI form, as in ``AIRFLOW_CONN_WMS_DEFAULT``; Airflow's JSON form works too,
+see :func:`hub.connections.parse_connection`)::
 
     wms://:<token>@<host>:<port>/<schema>?dialect=greaterwms&timeout=30&page_size=100
 
@@ -12,13 +13,11 @@ Connection fields (URI form, as in ``AIRFLOW_CONN_WMS_DEFAULT``)::
 """
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hub.connections import get_connection, parse_connection
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "wms_default"
@@ -46,41 +45,25 @@ class WmsConfig(BaseModel):
         return value.rstrip("/")
 
     @classmethod
-    def from_uri(cls, uri: str) -> "WmsConfig":
-        """Parse an Airflow Connection URI; errors never echo the URI (it holds the token)."""
-        parts = urlsplit(uri)
-        if parts.scheme not in ("wms", "http", "https"):
-            raise FatalError("WMS_CONFIG", f"connection type must be 'wms', got {parts.scheme!r}", "wms connection")
-        if not parts.hostname:
-            raise FatalError("WMS_CONFIG", "connection has no host", "wms connection")
-        try:
-            port = parts.port
-        except ValueError:
-            raise FatalError("WMS_CONFIG", "connection port is not a number", "wms connection") from None
-        extras = dict(parse_qsl(parts.query))
-        schema = unquote(parts.path.strip("/")) or (parts.scheme if parts.scheme != "wms" else "http")
-        return cls._build(host=parts.hostname, port=port, schema=schema,
-                          password=unquote(parts.password or ""), extras=extras)
+    def from_connection(cls, conn: Any) -> "WmsConfig":
+        """Build from an Airflow ``Connection`` or a :class:`hub.connections.ConnectionParts`;
+        errors never echo the password (it is the token)."""
+        conn_type = getattr(conn, "conn_type", None)
+        if conn_type and conn_type not in ("wms", "http", "https"):
+            raise FatalError("WMS_CONFIG", f"connection type must be 'wms', got {conn_type!r}", "wms connection")
+        schema = (conn.schema or "").strip("/") or (conn_type if conn_type in ("http", "https") else "http")
+        return cls._build(host=conn.host or "", port=conn.port, schema=schema, password=conn.password or "",
+                          extras=dict(conn.extra_dejson or {}))
 
     @classmethod
-    def from_env(cls, conn_id: str = DEFAULT_CONN_ID, environ: dict[str, str] | None = None) -> "WmsConfig":
-        """Read ``AIRFLOW_CONN_<CONN_ID>`` in URI or JSON form, as Airflow itself accepts."""
-        env = os.environ if environ is None else environ
-        name = f"AIRFLOW_CONN_{conn_id.upper()}"
-        value = env.get(name)
-        if not value:
-            raise FatalError("WMS_CONFIG", f"{name} is not set", conn_id)
-        if value.lstrip().startswith("{"):
-            try:
-                data = json.loads(value)
-            except json.JSONDecodeError:
-                raise FatalError("WMS_CONFIG", f"{name} is not valid JSON", conn_id) from None
-            extra = data.get("extra") or {}
-            if isinstance(extra, str):
-                extra = json.loads(extra or "{}")
-            return cls._build(host=data.get("host") or "", port=data.get("port"), schema=data.get("schema") or "http",
-                              password=data.get("password") or "", extras=extra)
-        return cls.from_uri(value)
+    def from_uri(cls, uri: str) -> "WmsConfig":
+        """Parse an Airflow Connection URI, e.g. ``wms://:<token>@host:8603/?dialect=greaterwms``."""
+        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "WmsConfig":
+        """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` (URI or JSON) if set, else Airflow's store."""
+        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, *, host: str, port: int | None, schema: str, password: str, extras: dict[str, Any]) -> "WmsConfig":

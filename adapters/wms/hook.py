@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import requests
 
 from adapters.wms import translate
-from adapters.wms.config import WmsConfig
+from adapters.wms.config import DEFAULT_CONN_ID, WmsConfig
 from adapters.wms.errors import classify_exception, classify_response
 from hub.errors import FatalError, SkippableError
 
@@ -32,8 +32,9 @@ class WmsHook:
         self.session.headers.update({"token": self._secret, "Accept": "application/json"})
 
     @classmethod
-    def from_conn_id(cls, conn_id: str = "wms_default") -> "WmsHook":
-        return cls(WmsConfig.from_env(conn_id))
+    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "WmsHook":
+        """Build from the Airflow Connection (``AIRFLOW_CONN_<CONN_ID>`` or Airflow's store)."""
+        return cls(WmsConfig.from_conn_id(conn_id))
 
     def close(self) -> None:
         self.session.close()

@@ -41,8 +41,9 @@ def sync_purchase_orders(store: Store, hook: KingdeeHook) -> dict[str, int]:
             else:
                 outcome = _store_bill(session, mapping, bill, inbox)
                 counts[outcome] += 1
-        modified = str(bill.get("FModifyDate") or "")
-        newest = max(filter(None, [newest, modified]), default=None)
+        # the pull filters on either date (auditing does not touch FModifyDate): so does the watermark
+        newest = max(filter(None, [newest, *(str(bill.get(k) or "") for k in ("FModifyDate", "FApproveDate"))]),
+                     default=None)
     if newest:
         with store.session() as session:
             state.put(session, WATERMARK, newest)

@@ -13,7 +13,6 @@ from adapters.sftp.hook import SftpHook
 from canonical_model.documents import ShipmentNotice
 from canonical_model.store import Store, documents, ledger
 from collaboration import alerts
-from hub.connections import connection_uri
 from hub.errors import SkippableError
 from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error
 from hub.partners import get_partner
@@ -25,7 +24,7 @@ CHANNEL = "sftp"
 
 def collect_files(store: Store, partner_id: str) -> dict[str, int]:
     profile = get_partner(partner_id)
-    config = SftpConfig.from_uri(connection_uri(profile.sftp_conn_id))
+    config = SftpConfig.from_conn_id(profile.sftp_conn_id)
     config = config.model_copy(update={"min_file_age_seconds": profile.inbound.min_file_age_seconds})
     counts = {"new": 0, "duplicate": 0}
     with SftpHook(config) as sftp:

@@ -14,7 +14,6 @@ from adapters.sftp.hook import SftpHook
 from canonical_model.documents import PurchaseOrder
 from canonical_model.store import Store, documents, outbox, state
 from canonical_model.store.tables import OutboxRow
-from hub.connections import connection_uri
 from hub.outbox import DispatchReport, dispatch
 from hub.partners import get_partner, load_partners
 from sqlalchemy import select
@@ -52,7 +51,7 @@ def deliver_orders(store: Store, partner_id: str) -> DispatchReport:
     def upload(row: OutboxRow) -> dict:
         nonlocal hook
         if hook is None:
-            hook = SftpHook(SftpConfig.from_uri(connection_uri(profile.sftp_conn_id))).connect()
+            hook = SftpHook(SftpConfig.from_conn_id(profile.sftp_conn_id)).connect()
         path = hook.upload_atomic(None, row.payload["filename"], base64.b64decode(row.payload["content_b64"]))
         return {"path": path}
 

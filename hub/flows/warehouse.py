@@ -24,6 +24,7 @@ from collaboration import alerts
 from hub.errors import SkippableError
 from hub.flows.common import quarantine_error
 from hub.outbox import DispatchReport, dispatch
+from mappings.crosswalk import error_code, load_crosswalk
 
 WMS = "wms"
 ERP = "kingdee"
@@ -46,12 +47,12 @@ def plan_expected_receipts(store: Store) -> dict[str, int]:
     return {"planned": planned, "quarantined": quarantined}
 
 
-def deliver_expected_receipts(store: Store, wms: WmsHook) -> DispatchReport:
-    return dispatch(store, WMS, lambda row: wms.create_inbound(**row.payload))
+def deliver_expected_receipts(store: Store, wms: WmsHook, now: dt.datetime | None = None) -> DispatchReport:
+    return dispatch(store, WMS, lambda row: wms.create_inbound(**row.payload), now=now)
 
 
 def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
-    counts = {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
+    counts = {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0, "quarantined": 0}
     with store.session() as session:
         sent = list(session.scalars(select(OutboxRow).where(
             OutboxRow.target == WMS, OutboxRow.operation == "create_inbound", OutboxRow.status == "sent")))
@@ -62,7 +63,8 @@ def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
             if documents.get(session, "Receipt", receipt_id) is not None:
                 continue
         wms_receipt = wms.get_receipt(asn_code, asn_key)
-        if wms_receipt is None:
+        if wms_receipt is None or not wms_receipt.get("complete"):
+            # counted but not yet put away: the bins (hence the ERP stock) are not known yet
             counts["waiting"] += 1
             continue
         with store.session() as session:
@@ -74,9 +76,15 @@ def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
                 counts["batches"] += documents.upsert(session, batch, actor="wms").outcome == "created"
             for alert in alerts.receipt_mismatch(receipt, asn):
                 counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+            try:
+                model = receipt_to_instock_model(_instock_input(receipt, batches))
+            except SkippableError as error:
+                counts["quarantined"] += quarantine_error(session, error, partner=asn.supplier_id,
+                                                          doc_type="Receipt", business_key=receipt_id,
+                                                          evidence={"document": receipt.content()})
+                continue
             outbox.enqueue(session, target=ERP, operation="STK_InStock", idempotency_key=f"{ERP}:STK_InStock:{receipt_id}",
-                           payload={"receipt_id": receipt_id,
-                                    "model": receipt_to_instock_model(_instock_input(receipt, batches))})
+                           payload={"receipt_id": receipt_id, "model": model})
     return counts
 
 
@@ -114,17 +122,30 @@ def receipt_from_wms(receipt_id: str, wms_receipt: dict, asn: ShipmentNotice) ->
 
 
 def _instock_input(receipt: Receipt, batches: list[Batch]) -> dict:
+    """The receipt in Kingdee's codes: unit and stock numbers, the supplier's lot number."""
     data = receipt.content()
-    for line in data["lines"]:
-        batch = next((b for b in batches if b.batch_id == line["batch_id"]), None)
-        line["batch_id"] = batch.supplier_batch_number if batch else None
+    supplier_lot = {b.batch_id: b.supplier_batch_number for b in batches}
+    for n, line in enumerate(data["lines"], start=1):
+        where = f"receipt {receipt.receipt_id} line {n}"
+        line["batch_id"] = supplier_lot.get(line["batch_id"])
+        line["uom"] = _kingdee_code("kingdee_units", line["uom"], "kingdee", where)
+        if line["location"]:
+            line["location"] = _kingdee_code("kingdee_stocks", line["location"], "wms", where)
     return data
 
 
-def deliver_erp_receipts(store: Store, erp: KingdeeHook) -> DispatchReport:
+def _kingdee_code(table: str, code: str, source: str, where: str) -> str:
+    value = load_crosswalk(table).lookup(code, [source])
+    if value is None:
+        raise SkippableError(error_code(table), f"{code!r} has no entry in mappings/crosswalks/{table}.csv; "
+                                                "add it and replay", where)
+    return value
+
+
+def deliver_erp_receipts(store: Store, erp: KingdeeHook, now: dt.datetime | None = None) -> DispatchReport:
     def post(row: OutboxRow) -> dict:
         number = erp.save_submit_audit_idempotent("STK_InStock", row.payload["model"], EXTERNAL_NUMBER_FIELD,
                                                   row.payload["receipt_id"])
         return {"bill_no": number}
 
-    return dispatch(store, ERP, post)
+    return dispatch(store, ERP, post, now=now)

@@ -27,12 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     # the credential *source* is logged, never the credentials themselves
     logging.getLogger("simulators.kingdee").info(
         "Kingdee K/3 Cloud simulator on %s/k3cloud/ (users from %s, seed=%s)", server.base_url, source, args.seed)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -28,12 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     # say which token kind is in use, never the token itself
     source = f"${TOKEN_ENV}" if token else "the built-in DEMO token (set $%s for anything else)" % TOKEN_ENV
     print(f"GreaterWMS simulator on {server.base_url} accepting {source}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
 
 
 if __name__ == "__main__":

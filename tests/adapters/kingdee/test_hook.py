@@ -1,13 +1,14 @@
 """KingdeeHook against the Kingdee simulator over real HTTP on 127.0.0.1 (no mocks)."""
 from __future__ import annotations
 
+import json
 import logging
 import socket
-from types import SimpleNamespace
 
 import pytest
 
 from adapters.kingdee import KingdeeConfig, KingdeeHook, receipt_to_instock_model
+from hub.connections import parse_connection
 from hub.errors import FatalError, RetriableError, SkippableError
 from simulators.base import running
 from simulators.kingdee import KingdeeState, make_server
@@ -56,13 +57,25 @@ def test_config_from_uri_and_connection_and_repr_hides_secrets():
     assert cfg.password.get_secret_value() == "p@ss:w0rd"
     assert "p@ss" not in repr(cfg) and "p@ss" not in str(cfg)
 
-    conn = SimpleNamespace(host="https://erp.example.com/", port=None, schema="K3Cloud", login="mes_api",
-                           password="s3cret-x", extra='{"acct_id": "64f1a0", "app_id": "a_1", "app_secret": "zz-top"}')
+    # Airflow's JSON Connection form, extra as a JSON string (as the Airflow UI stores it)
+    conn = parse_connection(json.dumps({
+        "conn_type": "kingdee", "host": "https://erp.example.com/", "schema": "K3Cloud", "login": "mes_api",
+        "password": "s3cret-x", "extra": '{"acct_id": "64f1a0", "app_id": "a_1", "app_secret": "zz-top"}'}),
+        "kingdee_default")
     cfg = KingdeeConfig.from_connection(conn)
     assert cfg.base_url == "https://erp.example.com/K3Cloud"
     assert cfg.app_secret.get_secret_value() == "zz-top"
     assert "s3cret-x" not in repr(cfg) and "zz-top" not in repr(cfg)
     assert set(cfg.secrets) == {"s3cret-x", "zz-top"}
+
+
+def test_hook_from_conn_id_reads_the_connection_env(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_KINGDEE_DEFAULT",
+                       "kingdee://mes_api:p%40ss@erp.example.com:8090/k3cloud?acct_id=64f1a0&lcid=1033")
+    with KingdeeHook.from_conn_id() as hook:
+        assert hook.config.base_url == "http://erp.example.com:8090/k3cloud"
+        assert (hook.config.acct_id, hook.config.lcid) == ("64f1a0", 1033)
+        assert hook.config.password.get_secret_value() == "p@ss"
 
 
 @pytest.mark.parametrize("uri, text", [

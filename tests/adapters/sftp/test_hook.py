@@ -317,14 +317,19 @@ def test_config_from_airflow_uri(tmp_path: Path):
         assert PASSWORD not in text
 
 
-def test_config_from_env_uri_and_json(tmp_path: Path):
+def test_config_from_conn_id_uri_and_json(tmp_path: Path, monkeypatch):
     uri = f"sftp://sup001:pw-Env-Secret@127.0.0.1:2222/?known_hosts={tmp_path}/kh"
-    cfg = SftpConfig.from_env(environ={"AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT": uri})
+    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT", uri)
+    cfg = SftpConfig.from_conn_id()
     assert cfg.port == 2222 and cfg.password.get_secret_value() == "pw-Env-Secret"
     js = '{"conn_type": "sftp", "host": "h", "login": "u", "password": "p", "port": 22, "extra": {"known_hosts": "/k"}}'
-    assert SftpConfig.from_env("supplier_sftp_default", environ={"AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT": js}).host == "h"
-    with pytest.raises(FatalError, match="AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT"):
-        SftpConfig.from_env(environ={})
+    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT", js)
+    assert SftpConfig.from_conn_id("supplier_sftp_default").host == "h"
+    monkeypatch.delenv("AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))  # an Airflow without that Connection
+    with pytest.raises(FatalError, match="AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT") as err:
+        SftpConfig.from_conn_id()
+    assert err.value.code == "CONNECTION_MISSING"
     # Airflow's Connection.get_uri() form for non-string extras
     packed = SftpConfig.from_uri('sftp://u:p@h:22/?__extra__=%7B%22known_hosts%22%3A%22%2Fk%22%2C%22min_file_age_seconds%22%3A60%7D')
     assert (packed.known_hosts, packed.min_file_age_seconds) == (Path("/k"), 60)
@@ -341,19 +346,20 @@ def test_hook_from_conn_id_reads_the_connection_env(config: SftpConfig, monkeypa
 
 
 @pytest.mark.parametrize(
-    "uri, fragment",
+    "uri, code, fragment",
     [
-        ("sftp://u:pw-Leak-1@h:22/", "known_hosts"),
-        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&no_host_key_check=true", "always verified"),
-        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&key_fil=/x", "unknown connection extras"),
-        ("sftp://u:pw-Leak-1@h:99999/?known_hosts=/k", "malformed"),
-        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&min_file_age_seconds=-1", "min_file_age_seconds"),
-        ("http://u:pw-Leak-1@h:22/?known_hosts=/k", "scheme"),
+        ("sftp://u:pw-Leak-1@h:22/", "SFTP_CONFIG", "known_hosts"),
+        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&no_host_key_check=true", "SFTP_CONFIG", "always verified"),
+        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&key_fil=/x", "SFTP_CONFIG", "unknown connection extras"),
+        # the URI itself is unreadable: reported by hub.connections, for every adapter alike
+        ("sftp://u:pw-Leak-1@h:99999/?known_hosts=/k", "CONNECTION_INVALID", "malformed"),
+        ("sftp://u:pw-Leak-1@h:22/?known_hosts=/k&min_file_age_seconds=-1", "SFTP_CONFIG", "min_file_age_seconds"),
+        ("http://u:pw-Leak-1@h:22/?known_hosts=/k", "SFTP_CONFIG", "scheme"),
     ],
 )
-def test_config_errors_are_fatal_and_hide_the_password(uri: str, fragment: str):
+def test_config_errors_are_fatal_and_hide_the_password(uri: str, code: str, fragment: str):
     with pytest.raises(FatalError) as err:
         SftpConfig.from_uri(uri)
-    assert err.value.code == "SFTP_CONFIG"
+    assert err.value.code == code
     assert fragment in str(err.value)
     assert "pw-Leak-1" not in str(err.value)

@@ -197,12 +197,13 @@ def test_config_from_airflow_uri_keeps_token_secret():
     assert https.base_url == "https://wms.local/api"
 
 
-def test_config_from_env_accepts_uri_and_json():
-    env = {"AIRFLOW_CONN_WMS_DEFAULT": "wms://:tok@127.0.0.1:8603/"}
-    assert WmsConfig.from_env(environ=env).base_url == "http://127.0.0.1:8603"
-    env = {"AIRFLOW_CONN_WMS_DEFAULT": '{"conn_type": "wms", "host": "h", "port": 1, "password": "p",'
-                                       ' "extra": {"page_size": "7"}}'}
-    assert WmsConfig.from_env(environ=env).page_size == 7
+def test_config_from_conn_id_accepts_uri_and_json(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WMS_DEFAULT", "wms://:tok@127.0.0.1:8603/")
+    assert WmsConfig.from_conn_id().base_url == "http://127.0.0.1:8603"
+    monkeypatch.setenv("AIRFLOW_CONN_WMS_DEFAULT", '{"conn_type": "wms", "host": "h", "port": 1, "password": "p",'
+                                                   ' "extra": {"page_size": "7"}}')
+    assert WmsConfig.from_conn_id().page_size == 7
+    assert WmsHook.from_conn_id().config.page_size == 7
 
 
 @pytest.mark.parametrize("uri, fragment", [

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from adapters.kingdee.config import KingdeeConfig
@@ -13,7 +14,7 @@ from adapters.kingdee.translate import EXTERNAL_NUMBER_FIELD
 from adapters.wms.config import WmsConfig
 from adapters.wms.hook import WmsHook
 from canonical_model.documents import PurchaseOrder, ShipmentNotice, Source
-from canonical_model.store import documents
+from canonical_model.store import documents, quarantine
 from canonical_model.store.tables import DocumentRow, OutboxRow
 from hub.flows.warehouse import (
     collect_receipts,
@@ -161,12 +162,12 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     assert len(wms.state.asns) == 1 and len(wms.state.details) == 2
 
     # -- not counted yet: the receipt waits
-    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 1}
+    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 1, "quarantined": 0}
 
     # -- the warehouse counts 10 short on 1.02.0041
     wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, asn_code, {"1.02.0041": 290})
     counts = collect_receipts(store, wms_hook)
-    assert counts == {"receipts": 1, "batches": 2, "alerts": 1, "waiting": 0}
+    assert counts == {"receipts": 1, "batches": 2, "alerts": 1, "waiting": 0, "quarantined": 0}
     receipt_id = f"RCV-{asn_code}"
     with store.session() as s:
         receipts = list(documents.current(s, "Receipt"))
@@ -197,7 +198,7 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     versions = document_rows(store)
 
     # -- rerun collect: nothing new
-    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
+    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0, "quarantined": 0}
     assert document_rows(store) == versions
     assert len(outbox_rows(store, "kingdee")) == 1
 
@@ -213,6 +214,8 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     assert [(e["FMaterialId"]["FNumber"], e["FRealQty"], e["FLot"]["FNumber"], e["FPOOrderNo"])
             for e in bill["FInStockEntry"]] == [
         ("1.02.0033", 500, "L33-2611A", PO_NO), ("1.02.0041", 290, "L41-2611B", PO_NO)]
+    # hub codes are translated to Kingdee's: H87 -> Pcs, WMS bin A-01-01 -> stock CK01
+    assert {(e["FUnitID"]["FNumber"], e["FStockId"]["FNumber"]) for e in bill["FInStockEntry"]} == {("Pcs", "CK01")}
     (erp_row,) = outbox_rows(store, "kingdee")
     assert erp_row.status == "sent" and erp_row.result == {"bill_no": bill["FBillNo"]}
     assert _report(report) == {"sent": 1, "retrying": 0, "failed": 0}
@@ -272,3 +275,56 @@ def test_fractional_asn_quantity_is_quarantined_before_the_wms(sqlite_store, wms
     assert wms.state.asns == []
     # a rerun does not quarantine the same ASN twice
     assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 0}
+
+
+def test_counted_but_not_yet_put_away_waits_for_put_away(sqlite_store, wms, wms_hook, erp, erp_hook):
+    seed_store(sqlite_store)
+    plan_expected_receipts(sqlite_store)
+    assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 1
+    asn_code = wms_asn_code(sqlite_store)
+    asn_id = wms.state.asns[0]["id"]
+    worker = {"token": wms_sim.DEMO_TOKEN}
+
+    def post(path: str, body: dict | None = None) -> None:
+        requests.post(f"{wms.base_url}{path}", headers=worker, json=body, timeout=5).raise_for_status()
+
+    # the worker counts everything, but has not put anything into a bin yet
+    post(f"/asn/preload/{asn_id}/")
+    post(f"/asn/presort/{asn_id}/")
+    post(f"/asn/sorted/{asn_id}/", {"asn_code": asn_code, "supplier": "SUP-001", "creater": "wms_op", "goodsData": [
+        {"goods_code": "1.02.0033", "goods_actual_qty": 500}, {"goods_code": "1.02.0041", "goods_actual_qty": 300}]})
+    first = collect_receipts(sqlite_store, wms_hook)
+    deliver_erp_receipts(sqlite_store, erp_hook)
+
+    for detail in wms.state.details:
+        post(f"/asn/movetobin/{detail['id']}/", {"asn_code": asn_code, "goods_code": detail["goods_code"],
+                                                 "bin_name": "A-01-02", "qty": detail["goods_qty"],
+                                                 "creater": "wms_op"})
+    collect_receipts(sqlite_store, wms_hook)
+    report = deliver_erp_receipts(sqlite_store, erp_hook)
+
+    assert first["receipts"] == 0 and first["waiting"] == 1
+    assert report.failed == 0
+    with sqlite_store.session() as s:
+        receipt = documents.get(s, "Receipt", f"RCV-{asn_code}")
+        assert [line.location for line in receipt.lines] == ["A-01-02", "A-01-02"]
+    # a bin the ERP has no stock for cannot be booked: the receipt is quarantined, nothing posted
+
+    assert len(erp.state.bills("STK_InStock")) == 1
+
+
+def test_bin_without_erp_stock_quarantines_the_receipt_instead_of_posting(sqlite_store, wms, wms_hook, erp, erp_hook):
+    seed_store(sqlite_store)
+    plan_expected_receipts(sqlite_store)
+    deliver_expected_receipts(sqlite_store, wms_hook)
+    asn_code = wms_asn_code(sqlite_store)
+    wms.state.add_bin("Z-99-99")  # a new bin nobody told the ERP crosswalk about
+    wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, asn_code, bin_name="Z-99-99")
+    counts = collect_receipts(sqlite_store, wms_hook)
+    assert (counts["receipts"], counts["quarantined"]) == (1, 1)
+    with sqlite_store.session() as s:
+        (row,) = quarantine.list_rows(s)
+    assert row.reason_code == "UNKNOWN_KINGDEE_STOCK" and "'Z-99-99'" in row.message
+    assert row.business_key == f"RCV-{asn_code}" and row.evidence["document"]["receipt_id"] == f"RCV-{asn_code}"
+    assert outbox_rows(sqlite_store, "kingdee") == []
+    assert deliver_erp_receipts(sqlite_store, erp_hook).sent == 0 and erp.state.bills("STK_InStock") == []
