@@ -135,6 +135,8 @@ class ShipmentNotice(CanonicalDocument):
     type: Literal["ShipmentNotice"] = "ShipmentNotice"
     asn_number: str
     supplier_id: str
+    #: a replacement is a new version of the same ASN; a cancellation is a version with status cancelled
+    status: Literal["active", "cancelled"] = "active"
     ship_to_id: Optional[str] = None
     ship_date: Optional[dt.date] = None
     expected_arrival: Optional[dt.date] = None
@@ -202,12 +204,113 @@ class Alert(CanonicalDocument):
     due: Optional[dt.datetime] = None
 
 
+class OrderResponseLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1, description="the purchase order line answered")
+    action: Literal["accepted", "changed", "rejected"]
+    material_id: Optional[str] = None
+    quantity: Optional[Quantity] = None
+    uom: Optional[str] = None
+    delivery_date: Optional[dt.date] = None
+    reason: Optional[str] = None
+
+
+class OrderResponse(CanonicalDocument):
+    """A supplier's answer to a purchase order (ORDRSP / 855 / portal acceptance)."""
+
+    business_key_fields: ClassVar = ("supplier_id", "po_number")
+    type: Literal["OrderResponse"] = "OrderResponse"
+    po_number: str
+    supplier_id: str
+    response_number: Optional[str] = None
+    status: Literal["accepted", "changed", "rejected"]
+    responded_at: Optional[dt.datetime] = None
+    lines: list[OrderResponseLine] = Field(default_factory=list)
+
+
+class DeliveryScheduleLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    material_id: str
+    supplier_material_id: Optional[str] = None
+    date: dt.date
+    quantity: Quantity
+    uom: str
+    commitment: Literal["firm", "forecast"]
+
+
+class DeliverySchedule(CanonicalDocument):
+    """The plan sent to a supplier (DELFOR / 830): firm and forecast quantities by date."""
+
+    business_key_fields: ClassVar = ("supplier_id", "schedule_id")
+    type: Literal["DeliverySchedule"] = "DeliverySchedule"
+    schedule_id: str
+    supplier_id: str
+    ship_to_id: Optional[str] = None
+    version: int = 1
+    issued_at: Optional[dt.datetime] = None
+    horizon_start: dt.date
+    horizon_end: dt.date
+    lines: list[DeliveryScheduleLine] = Field(min_length=1)
+
+
+class InventoryReportLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    material_id: str
+    supplier_material_id: Optional[str] = None
+    quantity: Quantity
+    uom: str
+    kind: Literal["on_hand", "available", "in_transit", "allocated"] = "on_hand"
+    location: Optional[str] = None
+    batch_number: Optional[str] = None
+
+
+class InventoryReport(CanonicalDocument):
+    """Stock at a supplier (INVRPT / 846)."""
+
+    business_key_fields: ClassVar = ("supplier_id", "report_id")
+    type: Literal["InventoryReport"] = "InventoryReport"
+    report_id: str
+    supplier_id: str
+    as_of: Optional[dt.datetime] = None
+    lines: list[InventoryReportLine] = Field(min_length=1)
+
+
+class InvoiceLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1)
+    po_number: Optional[str] = None
+    po_line_no: Optional[int] = None
+    material_id: str
+    supplier_material_id: Optional[str] = None
+    quantity: Quantity
+    uom: str
+    unit_price: Optional[Quantity] = None
+    amount: Optional[Quantity] = None
+
+
+class Invoice(CanonicalDocument):
+    """A supplier invoice (INVOIC / 810), kept for the three-way match PO - receipt - invoice."""
+
+    business_key_fields: ClassVar = ("supplier_id", "invoice_number")
+    type: Literal["Invoice"] = "Invoice"
+    invoice_number: str
+    supplier_id: str
+    invoice_date: dt.date
+    currency: Optional[str] = None
+    po_number: Optional[str] = None
+    total_amount: Optional[Quantity] = None
+    tax_amount: Optional[Quantity] = None
+    lines: list[InvoiceLine] = Field(min_length=1)
+
+
 AnyDocument = Annotated[
-    Union[Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert],
+    Union[Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert, OrderResponse, DeliverySchedule,
+          InventoryReport, Invoice],
     Field(discriminator="type"),
 ]
 
 DOCUMENT_TYPES: dict[str, type[CanonicalDocument]] = {
     cls.model_fields["type"].default: cls
-    for cls in (Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert)
+    for cls in (Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert, OrderResponse,
+                DeliverySchedule, InventoryReport, Invoice)
 }
