@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test up setup lint schemas clean
+.PHONY: demo test up setup bench schemas clean
 
 $(STAMP): pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -29,3 +29,6 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf var/
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/edi.py

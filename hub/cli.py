@@ -8,12 +8,17 @@ from typing import Optional
 
 import typer
 
+from hub.cli_edi import app as edi_app
+from hub.cli_partner import app as partner_app
+
 app = typer.Typer(help="mes-hub: the MES-centred supplier integration hub.", no_args_is_help=True,
                   add_completion=False)
 mapping_app = typer.Typer(help="Declarative mappings: run their golden tests.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="What could not be processed: list, inspect, replay.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(edi_app, name="edi")
+app.add_typer(partner_app, name="partner")
 
 
 def _store():

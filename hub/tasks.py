@@ -72,7 +72,7 @@ def send_orders(partner_id: str) -> dict:
 
 
 def collect_supplier_files(partner_id: str) -> str:
-    from hub.flows.supplier_inbound import collect_files
+    from hub.flows.supplier_collect import collect_files
 
     with _store() as store:
         collect_files(store, partner_id)

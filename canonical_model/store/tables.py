@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,8 +46,11 @@ class InboxRow(Base):
     name: Mapped[str] = mapped_column(String(512))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
+    #: where it was picked up (e.g. the SFTP path) and its server mtime, for the ledger
+    remote_path: Mapped[Optional[str]] = mapped_column(String(1024), nullable=True)
+    remote_mtime: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     control_ref: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
-    #: received -> processed | quarantined | duplicate
+    #: received -> processed | partially_processed | quarantined | duplicate
     status: Mapped[str] = mapped_column(String(32), default="received")
     detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -102,6 +105,34 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class InterchangeRow(Base):
+    """EDI interchanges sent and received, with their acknowledgement state.
+
+    Outbound rows wait for the partner's CONTRL/997 until ``ack_due``; inbound rows record the
+    ack we generated. (partner, direction, control_ref) is unique: a control number is never
+    reused outbound, and a repeated inbound one is a duplicate interchange.
+    """
+
+    __tablename__ = "interchanges"
+    __table_args__ = (UniqueConstraint("partner", "direction", "control_ref", name="uq_interchange_ref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner: Mapped[str] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(8))  # "out" | "in"
+    standard: Mapped[str] = mapped_column(String(16))  # "edifact" | "x12"
+    control_ref: Mapped[str] = mapped_column(String(64))
+    message_refs: Mapped[Optional[list[Any]]] = mapped_column(JSON, nullable=True)
+    message_types: Mapped[Optional[list[Any]]] = mapped_column(JSON, nullable=True)
+    #: outbox row (outbound) or inbox row (inbound) that carried it
+    outbox_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    inbox_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    #: none -> pending -> accepted | partially_accepted | rejected | overdue
+    ack_status: Mapped[str] = mapped_column(String(32), default="none")
+    ack_due: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    ack_detail: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditRow(Base):

@@ -1,42 +1,20 @@
-"""Supplier -> hub: collect files from the partner's SFTP folder, then process the inbox.
+"""Supplier -> hub, second step: process the files ``supplier_collect`` put in the inbox.
 
-Collecting and processing are separate steps on purpose: a file is first archived and
-recorded in the inbox ledger (committed), and only then archived on the SFTP server, so a
-crash between the two can only cause a re-read that the ledger recognises, never a loss.
 Processing translates, validates against the store's open PO lines, quarantines what is bad
 with its evidence and stores what is good.
 """
 from __future__ import annotations
 
-from adapters.sftp.config import SftpConfig
-from adapters.sftp.hook import SftpHook
 from canonical_model.documents import ShipmentNotice
 from canonical_model.store import Store, documents, ledger
+from canonical_model.store.tables import InboxRow
 from collaboration import alerts
 from hub.errors import SkippableError
 from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error
+from hub.flows.supplier_collect import CHANNEL
 from hub.partners import get_partner
 from hub.translate import translate
 from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
-
-CHANNEL = "sftp"
-
-
-def collect_files(store: Store, partner_id: str) -> dict[str, int]:
-    profile = get_partner(partner_id)
-    config = SftpConfig.from_conn_id(profile.sftp_conn_id)
-    config = config.model_copy(update={"min_file_age_seconds": profile.inbound.min_file_age_seconds})
-    counts = {"new": 0, "duplicate": 0}
-    with SftpHook(config) as sftp:
-        for remote in sftp.list_ready():
-            data = sftp.read_bytes(remote.path)
-            with store.session() as session:
-                _, is_new = ledger.receive(store, session, channel=CHANNEL, partner=partner_id,
-                                           name=remote.name, data=data)
-            counts["new" if is_new else "duplicate"] += 1
-            # only after the ledger commit: the raw bytes are safe in our archive now
-            sftp.archive(remote.path)
-    return counts
 
 
 def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
@@ -47,7 +25,7 @@ def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
     for inbox_id in pending_ids:
         counts["files"] += 1
         with store.session() as session:
-            inbox = session.get(ledger.InboxRow, inbox_id)
+            inbox = session.get(InboxRow, inbox_id)
             data = ledger.read_raw(store, session, inbox.sha256)
             result = translate(data, inbox.name, partner=partner_id, charset_policy=profile.edi.charset_policy)
             inbox.control_ref = result.control_ref

@@ -14,7 +14,8 @@ from adapters.edi.messages import shipment_notice_to_desadv
 from canonical_model.documents import PurchaseOrder, ShipmentNotice
 from canonical_model.store import documents, ledger, quarantine
 from canonical_model.store.tables import InboxRow, QuarantineRow
-from hub.flows.supplier_inbound import collect_files, process_inbox
+from hub.flows.supplier_collect import collect_files
+from hub.flows.supplier_inbound import process_inbox
 from hub.replay import replay
 from simulators.sftp_server.server import SftpServer
 
