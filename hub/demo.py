@@ -19,8 +19,8 @@ from pathlib import Path
 
 from hub import runtime
 
-DAG_ORDER = ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "wms_expected_receipts",
-             "wms_receipts_to_erp")
+DAG_ORDER = ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "supplier_acks",
+             "wms_expected_receipts", "wms_receipts_to_erp")
 
 
 class DemoFailed(RuntimeError):
@@ -41,6 +41,8 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
     var = var or runtime.var_dir()
     ports = ports or runtime.Ports.from_env()
     runtime.apply_environment(var, ports)
+    # the story drops its files before the inbound DAG runs: an idle partner need not be awaited long
+    os.environ.setdefault("AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS", "5")
     logs = var / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     echo(f"airflow metadata: {var / 'airflow'} (db migrate)")
@@ -57,10 +59,10 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
                 run_dag(dag_id, logs, echo)
             uploaded = play_suppliers(echo)
             wait_for_min_file_age(uploaded, echo)
-            for dag_id in DAG_ORDER[2:4]:
+            for dag_id in DAG_ORDER[2:5]:
                 run_dag(dag_id, logs, echo)
             play_warehouse(store, ports, echo)
-            run_dag(DAG_ORDER[4], logs, echo)
+            run_dag(DAG_ORDER[5], logs, echo)
         return stage_table(store)
     finally:
         store.dispose()
@@ -74,7 +76,6 @@ def run_dag(dag_id: str, logs: Path, echo) -> None:
 
 def play_suppliers(echo) -> int:
     """Each supplier answers the ORDERS waiting in its folder (simulated partner, real SFTP)."""
-    from adapters.sftp.config import SftpConfig
     from hub.partners import load_partners
     from simulators.supplier import SupplierScenario, respond_to_orders
 
@@ -82,7 +83,7 @@ def play_suppliers(echo) -> int:
     for n, profile in enumerate(sorted(load_partners().values(), key=lambda p: p.partner_id)):
         scenario = SupplierScenario(partner_id=profile.partner_id, our_id=profile.edi.their_id,
                                     hub_id=profile.edi.our_id, short_supplier=n == 0, sloppy_supplier=n == 1)
-        names = respond_to_orders(SftpConfig.from_conn_id(profile.sftp_conn_id), scenario,
+        names = respond_to_orders(profile.sftp_config(), scenario,
                                   today=dt.date.today())
         echo(f"  supplier {profile.partner_id} uploaded {len(names)} file(s)")
         total += len(names)

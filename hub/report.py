@@ -11,13 +11,18 @@ from canonical_model.store.tables import AuditRow, DocumentRow, InboxRow, Outbox
 
 def stage_table(store: Store) -> list[tuple[str, int, str]]:
     with store.session() as s:
-        def sent(target: str) -> int:
-            return s.scalar(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.target == target, OutboxRow.status == "sent")) or 0
+        def outbox_count(target: str, operation: str | None, sent: bool) -> int:
+            query = select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.target == target, (OutboxRow.status == "sent") if sent else (OutboxRow.status != "sent"))
+            if operation:
+                query = query.where(OutboxRow.operation == operation)
+            return s.scalar(query) or 0
 
-        def waiting(target: str) -> str:
-            n = s.scalar(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.target == target, OutboxRow.status != "sent")) or 0
+        def sent(target: str, operation: str | None = None) -> int:
+            return outbox_count(target, operation, sent=True)
+
+        def waiting(target: str, operation: str | None = None) -> str:
+            n = outbox_count(target, operation, sent=False)
             return f"{n} waiting in outbox" if n else ""
 
         files = s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.channel == "sftp")) or 0
@@ -28,9 +33,10 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
         batches = documents.count_current(s, "Batch")
         return [
             ("POs pulled (Kingdee)", documents.count_current(s, "PurchaseOrder"), ""),
-            ("ORDERS sent (SFTP)", sent("supplier_sftp"), waiting("supplier_sftp")),
+            ("ORDERS sent (SFTP)", sent("supplier_sftp", "ORDERS"), waiting("supplier_sftp", "ORDERS")),
             ("supplier files in", files, f"{dup_files} duplicate drop(s) ignored" if dup_files else ""),
             ("ASNs stored", documents.count_current(s, "ShipmentNotice"), ""),
+            ("acknowledgements sent (CONTRL/997)", sent("supplier_sftp", "ACK"), waiting("supplier_sftp", "ACK")),
             ("quarantined", sum(reasons.values()), _detail(reasons)),
             ("expected receipts pushed (WMS)", sent("wms"), waiting("wms")),
             ("receipts stored", documents.count_current(s, "Receipt"), f"{batches} batch record(s)"),

@@ -64,19 +64,28 @@ def sync_purchase_orders() -> dict:
 
 
 def send_orders(partner_id: str) -> dict:
-    from hub.flows.supplier_orders import deliver_orders, plan_orders
+    from hub.flows.supplier_orders import deliver_outbox, plan_orders
 
     with _store() as store:
         planned = plan_orders(store, partner_id)
-        return {**planned, **_report(deliver_orders(store, partner_id))}
+        return {**planned, **_report(deliver_outbox(store, partner_id))}
 
 
-def collect_supplier_files(partner_id: str) -> str:
-    from hub.flows.supplier_collect import collect_files
+def inbound_channels() -> list[dict]:
+    """Per partner, what the inbox sensor needs: the SFTP Connection id and minimum file age."""
+    from hub.partners import load_partners
+
+    return [{"partner_id": p.partner_id, "sftp_conn_id": p.sftp_conn_id,
+             "min_file_age_seconds": p.inbound.min_file_age_seconds}
+            for p in sorted(load_partners().values(), key=lambda p: p.partner_id)]
+
+
+def collect_supplier_files(partner_id: str) -> dict:
+    """Collect one partner's ready files (one SSH session); counts and pending inbox ids."""
+    from hub.flows.supplier_collect import collect
 
     with _store() as store:
-        collect_files(store, partner_id)
-    return partner_id
+        return collect(store, partner_id).as_dict()
 
 
 def process_supplier_inbox(partner_id: str) -> dict:
@@ -106,3 +115,18 @@ def post_receipts_to_erp() -> dict:
 
     with _store() as store:
         return _report(deliver_erp_receipts(store, _kingdee()))
+
+
+def deliver_supplier_outbox(partner_id: str) -> dict:
+    """The partner's pending supplier_sftp rows: acknowledgements, ORDERS left over."""
+    from hub.flows.supplier_orders import deliver_outbox
+
+    with _store() as store:
+        return _report(deliver_outbox(store, partner_id))
+
+
+def check_overdue_acks() -> dict:
+    from hub.flows.acks import check_overdue_acks as run
+
+    with _store() as store:
+        return run(store)

@@ -6,13 +6,18 @@ mapped on its own, so one broken message is quarantined while its neighbours go 
 (ARCHITECTURE.md invariant 1 and STYLE.md habit 6). Envelope errors (MISSING_UNZ, count
 mismatches) are reported too, but documents from messages that mapped fine are kept; the
 caller decides (the CLI exits 1 when ``errors`` is not empty).
+
+``iter_translate`` is the streaming form ``translate`` is built on: a binary stream in,
+documents and errors out message by message, so a file of any size is translated in the
+memory of one read chunk plus one message (``hub translate`` and the inbound worker use it).
 """
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterator, Optional, Union
 
 from adapters.edi.edifact import detect_format, parse_interchanges
 from canonical_model.documents import CanonicalDocument, Source
@@ -38,71 +43,222 @@ class TranslateResult:
 
 
 def translate(data: bytes, filename: str, partner: Optional[str] = None, *,
-              charset_policy: str = "lenient", mappings_dir: Path = EDIFACT_MAPPINGS) -> TranslateResult:
-    """Detect the format of ``data``, parse it and map every message to canonical documents."""
+              charset_policy: str = "lenient", mappings_dir: Path = EDIFACT_MAPPINGS,
+              x12_mappings_dir: Optional[Path] = None) -> TranslateResult:
+    """Detect the format of ``data``, parse it and map every message to canonical documents.
+
+    The whole result in memory: for big files use :func:`iter_translate`, which this wraps."""
     result = TranslateResult()
-    head = data[:_HEAD_BYTES]
-    fmt = detect_format(head)
-    if fmt == "x12":
-        result.errors.append(FatalError(
-            "UNSUPPORTED_FORMAT", "X12 arrives with the supplier-channel issue; this file is X12 (ISA)",
-            f"{filename}:line 1"))
-        return result
-    if fmt != "edifact":
-        if not data.lstrip(b"\xef\xbb\xbf \t\r\n\x00"):
-            result.errors.append(SkippableError("EMPTY_FILE", "the file has no content; ask the sender to resend",
-                                                f"{filename}:line 1"))
+    stream = iter_translate(data, filename, partner, charset_policy=charset_policy, mappings_dir=mappings_dir,
+                            x12_mappings_dir=x12_mappings_dir)
+    for item in stream:
+        if isinstance(item, HubError):
+            result.errors.append(item)
         else:
-            result.errors.append(SkippableError(
-                "UNKNOWN_FORMAT", f"neither EDIFACT (UNA/UNB) nor X12 (ISA); starts with {data[:12]!r}",
-                f"{filename}:line 1"))
-        return result
-    _translate_edifact(data, filename, partner, charset_policy, mappings_dir, result)
+            result.documents.append(item)
+    result.warnings = stream.warnings
+    result.control_ref = stream.control_ref
     return result
 
 
-def _translate_edifact(data: bytes, filename: str, partner: Optional[str], charset_policy: str,
-                       mappings_dir: Path, result: TranslateResult) -> None:
-    try:
-        # a file may hold several UNB..UNZ; each has its own control reference and sender
-        for interchange in parse_interchanges(data, filename, charset_policy):
-            if result.control_ref is None:
-                result.control_ref = interchange.control_ref or None
-            try:
-                for message in interchange.iter_messages():
-                    doc = _translate_message(message, interchange, filename, partner, mappings_dir, result)
-                    if doc is not None:
-                        result.documents.append(doc)
-            finally:
+class _Prepended(io.RawIOBase):
+    """A binary stream whose first bytes were already read (to detect the format)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size is None or size < 0:
+                out, self._head = self._head + self._rest.read(), b""
+                return out
+            out, self._head = self._head[:size], self._head[size:]
+            return out
+        return self._rest.read(size)
+
+
+class TranslateStream:
+    """What :func:`iter_translate` returns: iterate it for documents and errors in file order.
+
+    Items are ``CanonicalDocument`` (a message that mapped and validated) or ``HubError`` (a
+    message or envelope problem, located). ``warnings`` and ``control_ref`` fill up while it
+    is iterated and are complete once it is exhausted. Memory is one read chunk plus one
+    message (and its document) whatever the file size, as long as the caller does not keep
+    the items.
+    """
+
+    def __init__(self, source: Union[bytes, bytearray, memoryview, BinaryIO], filename: str,
+                 partner: Optional[str], charset_policy: str, mappings_dir: Path,
+                 x12_mappings_dir: Optional[Path]) -> None:
+        self.source = source
+        self.filename = filename
+        self.partner = partner
+        self.charset_policy = charset_policy
+        self.mappings_dir = mappings_dir
+        self.x12_mappings_dir = x12_mappings_dir
+        self.warnings: list[str] = []
+        #: UNB/ISA control reference of the (first) interchange, for dedupe by (partner, control number)
+        self.control_ref: Optional[str] = None
+        self._started = False
+        # the mapping picked per (message type, version, release): finding it stats the mapping
+        # folder and the crosswalk tables, which cost more than mapping a small message; one
+        # file is translated with one set of mappings
+        self._mappings: dict[tuple, tuple[CompiledMapping, list[str]]] = {}
+
+    def _mapping(self, pick, message, mappings_dir: Path, where: str, key: tuple) -> CompiledMapping:
+        hit = self._mappings.get(key)
+        if hit is None:
+            notes: list[str] = []
+            mapping = pick(message, mappings_dir, where, notes)  # raises for an unsupported type: not cached
+            hit = self._mappings[key] = (mapping, [n[len(where) + 2:] for n in notes])
+        mapping, notes = hit
+        # the nearest-release warning names every message it applies to, as before
+        self.warnings.extend(f"{where}: {note}" for note in notes)
+        return mapping
+
+    def __iter__(self) -> Iterator[Union[CanonicalDocument, HubError]]:
+        if self._started:
+            raise RuntimeError("a TranslateStream reads its source once; call iter_translate() again")
+        self._started = True
+        return self._run()
+
+    def _run(self) -> Iterator[Union[CanonicalDocument, HubError]]:
+        source, filename = self.source, self.filename
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data: Optional[bytes] = bytes(source)
+            head = data[:_HEAD_BYTES]
+            body: Union[bytes, BinaryIO] = data
+        else:
+            data = None
+            head = source.read(_HEAD_BYTES)
+            body = _Prepended(head, source)
+        fmt = detect_format(head)
+        if fmt == "x12":
+            yield from self._x12(body)
+            return
+        if fmt == "edifact":
+            yield from self._edifact(body)
+            return
+        if data is None:
+            # CSV/XLSX from small suppliers: a sheet is read whole by its reader anyway
+            data = body.read()
+        # imported here so EDI-only callers never load openpyxl and the column specs
+        from adapters.tabular.translate import looks_tabular, translate_table
+        if looks_tabular(data, filename):
+            table = translate_table(data, filename, self.partner)
+            # control_ref stays None: a sheet has no control number, dedupe is by content hash
+            self.warnings.extend(table.warnings)
+            yield from table.documents
+            yield from table.errors
+            return
+        if not data.lstrip(b"\xef\xbb\xbf \t\r\n\x00"):
+            yield SkippableError("EMPTY_FILE", "the file has no content; ask the sender to resend",
+                                 f"{filename}:line 1")
+        else:
+            yield SkippableError("UNKNOWN_FORMAT", f"neither EDIFACT (UNA/UNB) nor X12 (ISA); starts with {data[:12]!r}",
+                                 f"{filename}:line 1")
+
+    def _located(self, exc: HubError, prefix: str) -> HubError:
+        return exc if exc.where.startswith(prefix) else exc.located(self.filename)
+
+    def _edifact(self, body: Union[bytes, BinaryIO]) -> Iterator[Union[CanonicalDocument, HubError]]:
+        filename = self.filename
+        try:
+            # a file may hold several UNB..UNZ; each has its own control reference and sender
+            for interchange in parse_interchanges(body, filename, self.charset_policy):
+                if self.control_ref is None:
+                    self.control_ref = interchange.control_ref or None
+                try:
+                    for message in interchange.iter_messages():
+                        item = self._edifact_message(message, interchange)
+                        if item is not None:
+                            yield item
+                except HubError:
+                    # what the interchange found before it broke still comes out, then the cause
+                    yield from self._interchange_tail(interchange)
+                    raise
                 # the parser's message errors (UNT_*) are also in interchange.errors: report once
-                result.errors.extend(interchange.errors)
-                result.warnings.extend(interchange.warnings)
-    except HubError as exc:
-        # header problems (no UNB, not EDIFACT after all, runaway segment): nothing further is readable
-        result.errors.append(exc if exc.where.startswith(filename) else exc.located(filename))
+                yield from self._interchange_tail(interchange)
+        except HubError as exc:
+            # header problems (no UNB, not EDIFACT after all, runaway segment): nothing further is readable
+            yield self._located(exc, filename)
+
+    def _interchange_tail(self, interchange) -> list[HubError]:
+        self.warnings.extend(interchange.warnings)
+        return list(interchange.errors)
+
+    def _edifact_message(self, message, interchange) -> Optional[Union[CanonicalDocument, HubError]]:
+        filename = self.filename
+        unh = message.segments[0]
+        if message.errors:
+            # the envelope says segments are missing or extra: mapping it would publish a
+            # document we cannot vouch for, so it goes to quarantine with the parser's error
+            return None
+        where = f"{filename}:segment {unh.index} ({unh.tag}, line {unh.line})"
+        try:
+            mapping = self._mapping(_pick_mapping, message, self.mappings_dir, where,
+                                    ("edifact", message.type, message.version, message.release))
+            source = Source(
+                system="edifact",
+                partner=self.partner or interchange.sender or None,
+                file=filename,
+                interchange_ref=interchange.control_ref or None,
+                message_ref=message.ref or None,
+            )
+            return mapping.apply(message.segments, source)
+        except HubError as exc:
+            return self._located(exc, f"{filename}:")
+
+    def _x12(self, body: Union[bytes, BinaryIO]) -> Iterator[Union[CanonicalDocument, HubError]]:
+        """ISA..IEA interchanges -> one document per transaction set; ``control_ref`` is ISA13."""
+        from adapters.edi.x12 import parse_interchanges as parse_x12  # EDIFACT-only callers skip it
+
+        filename = self.filename
+        mappings_dir = self.x12_mappings_dir or X12_MAPPINGS
+        try:
+            for interchange in parse_x12(body, filename):
+                if self.control_ref is None:
+                    self.control_ref = interchange.control_ref or None
+                try:
+                    for txn in interchange.iter_transactions():
+                        if txn.errors:
+                            continue  # its envelope is wrong: quarantined with the parser's error, reported below
+                        st = txn.segments[0]
+                        where = f"{filename}:segment {st.index} (ST, line {st.line})"
+                        try:
+                            mapping = self._mapping(_pick_x12_mapping, txn, mappings_dir, where,
+                                                    ("x12", txn.set_id, txn.version))
+                            source = Source(system="x12", partner=self.partner or interchange.sender or None,
+                                            file=filename, interchange_ref=interchange.control_ref or None,
+                                            message_ref=txn.control or None)
+                            doc = mapping.apply(txn.segments, source)
+                        except HubError as exc:
+                            yield self._located(exc, f"{filename}:")
+                            continue
+                        yield doc
+                except HubError:
+                    yield from self._interchange_tail(interchange)
+                    raise
+                yield from self._interchange_tail(interchange)
+        except HubError as exc:
+            yield self._located(exc, filename)
 
 
-def _translate_message(message, interchange, filename: str, partner: Optional[str], mappings_dir: Path,
-                       result: TranslateResult) -> Optional[CanonicalDocument]:
-    unh = message.segments[0]
-    if message.errors:
-        # the envelope says segments are missing or extra: mapping it would publish a
-        # document we cannot vouch for, so it goes to quarantine with the parser's error
-        return None
-    where = f"{filename}:segment {unh.index} ({unh.tag}, line {unh.line})"
-    try:
-        mapping = _pick_mapping(message, mappings_dir, where, result.warnings)
-        source = Source(
-            system="edifact",
-            partner=partner or interchange.sender or None,
-            file=filename,
-            interchange_ref=interchange.control_ref or None,
-            message_ref=message.ref or None,
-        )
-        return mapping.apply(message.segments, source)
-    except HubError as exc:
-        result.errors.append(exc if exc.where.startswith(f"{filename}:") else exc.located(filename))
-        return None
+def iter_translate(source: Union[bytes, bytearray, memoryview, BinaryIO], filename: str,
+                   partner: Optional[str] = None, *, charset_policy: str = "lenient",
+                   mappings_dir: Path = EDIFACT_MAPPINGS, x12_mappings_dir: Optional[Path] = None) -> TranslateStream:
+    """Translate ``source`` (a binary stream, read in chunks, or bytes) message by message.
+
+    Iterating the returned :class:`TranslateStream` yields each message's ``CanonicalDocument``
+    as soon as its UNT/SE has been read, and every ``HubError`` where :func:`translate` would
+    have collected it (in the same order); ``.warnings`` and ``.control_ref`` are complete once
+    it is exhausted.
+    """
+    return TranslateStream(source, filename, partner, charset_policy, mappings_dir, x12_mappings_dir)
 
 
 def _release_key(release: str) -> Optional[tuple[int, str]]:
@@ -148,4 +304,36 @@ def _pick_mapping(message, mappings_dir: Path, where: str, warnings: list[str]) 
         f"{where}: no mapping for {mtype} {message.version}:{message.release}; "
         f"used {chosen.stem} (nearest release)"
     )
+    return load_mapping(chosen)
+
+
+# --------------------------------------------------------------------------- X12
+
+X12_MAPPINGS = MAPPINGS_DIR / "x12"
+
+
+def _pick_x12_mapping(txn, mappings_dir: Path, where: str, warnings: list[str]) -> CompiledMapping:
+    """``<ST01>_<GS08>.yaml`` (e.g. 855_004010UCS), then ``<ST01>_<first 6 of GS08>``, then the
+    nearest numeric version of the same set with a warning."""
+    set_id, version = txn.set_id, (txn.version or "").strip()
+    if not re.fullmatch(r"\d{3}", set_id or ""):
+        raise SkippableError("UNSUPPORTED_MESSAGE", f"ST01 names no transaction set ({set_id!r})", where)
+    for name in dict.fromkeys((f"{set_id}_{version}", f"{set_id}_{version[:6]}")):
+        if re.fullmatch(r"\d{3}_[0-9A-Z]+", name) and (mappings_dir / f"{name}.yaml").is_file():
+            return load_mapping(mappings_dir / f"{name}.yaml")
+    candidates = sorted(mappings_dir.glob(f"{set_id}_*.yaml"))
+    if not candidates:
+        raise SkippableError("UNSUPPORTED_MESSAGE", f"no mapping for transaction set {set_id} ({version or 'no GS08'}); "
+                             f"add mappings/x12/{set_id}_{version[:6] or '004010'}.yaml", where)
+    wanted = int(version[:6]) if version[:6].isdigit() else None
+
+    def distance(path: Path) -> tuple[int, int]:
+        have = path.stem.split("_", 1)[1][:6]
+        if wanted is None or not have.isdigit():
+            return (10**9, 0)
+        d = int(have) - wanted
+        return (abs(d), 0 if d < 0 else 1)  # on a tie the older version: partners add, rarely remove
+
+    chosen = min(candidates, key=distance)
+    warnings.append(f"{where}: no mapping for {set_id} {version or '(no GS08)'}; used {chosen.stem} (nearest version)")
     return load_mapping(chosen)

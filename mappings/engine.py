@@ -6,10 +6,12 @@ Python objects: paths become tuples, transforms become flags, crosswalk tables a
 Applying a compiled mapping is then just lookups; mapping text is never evaluated, so a
 mapping cannot run code however it is written.
 
-Two source kinds:
+Three source kinds:
 
 * ``edifact`` - a message's segment list (``adapters.edi.segments.Segment``), addressed by
   tag, qualifier conditions and 0-based element/component indices (``NAD[0=SU].1.0``);
+* ``x12``     - a transaction set's segment list, same path grammar and 0-based indices
+  (X12's ``N104`` is ``N1.3.0``); line groups may also be the HL levels (``hl_level: I``);
 * ``json``    - a dict record such as a Kingdee bill, addressed by literal keys (Kingdee keys
   contain dots: ``FSupplierId.FNumber`` is one key, not a nested path).
 
@@ -38,7 +40,9 @@ from mappings import crosswalk as cw
 MAPPINGS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = MAPPINGS_DIR.parent
 
-SOURCE_KINDS = ("edifact", "json")
+SOURCE_KINDS = ("edifact", "json", "x12")
+#: source kinds whose records are segment lists addressed by segment paths
+SEGMENT_SOURCES = ("edifact", "x12")
 TYPES = ("str", "int", "decimal", "date", "datetime")
 SCOPES = ("group", "header", "message", "group_or_header")
 FALLBACKS = ("error", "identity")
@@ -48,7 +52,7 @@ MAPPING_KEYS = {
     "crosswalk_fallback", "fields", "lines",
 }
 LINES_KEYS = {"into", "group", "each", "fields"}
-GROUP_KEYS = {"starts_at", "ends_before", "inherit_from_previous", "inherit_stop_at"}
+GROUP_KEYS = {"starts_at", "ends_before", "inherit_from_previous", "inherit_stop_at", "hl_level"}
 # where the value comes from
 SOURCE_KEYS = {"path", "key", "const", "sequence", "scope", "default", "required"}
 # what is done to it; listed separately so an unknown key can be reported as a transform
@@ -57,7 +61,8 @@ TRANSFORM_KEYS = {"type", "strip", "date", "scale", "crosswalk", "crosswalk_fall
 # EDIFACT DTM format codes (UN/EDIFACT code list 2379) we accept with ``date: edifact_dtm``.
 DTM_FORMATS = {"102": "%Y%m%d", "203": "%Y%m%d%H%M", "204": "%Y%m%d%H%M%S"}
 
-_TAG = r"[A-Z][A-Z0-9]{2}"
+# X12 tags are 2 or 3 characters (N1, HL, BSN); EDIFACT ones always 3
+_TAG = r"[A-Z][A-Z0-9]{1,2}"
 # A condition value is any run of characters except the ones the syntax itself uses.
 _COND = r"(\d+)(?:\.(\d+))?=([^\[\],=]+)"
 _SELECTOR_RE = re.compile(rf"^({_TAG})(?:\[({_COND}(?:,{_COND})*)\])?$")
@@ -156,6 +161,9 @@ class GroupRule:
     ends_before: frozenset[str]
     inherit_from_previous: tuple[Selector, ...] = ()
     inherit_stop_at: frozenset[str] = frozenset()
+    #: x12: one line per HL of this level code (HL03); the line sees its own segments, then
+    #: its ancestors' (pack, order, shipment), nearest first
+    hl_level: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -166,9 +174,11 @@ class LinesRule:
     each: Optional[str] = None  # json
 
 
-@dataclass(frozen=True)
-class _Value:
-    """A resolved raw value and the evidence of where it was found."""
+class _Value(typing.NamedTuple):
+    """A resolved raw value and the evidence of where it was found.
+
+    A NamedTuple, not a frozen dataclass: one is made per mapped field, and a frozen
+    dataclass's __init__ (object.__setattr__ per field) costs several times more."""
 
     raw: Any
     segment: Any = None  # the EDIFACT segment it came from
@@ -185,6 +195,12 @@ class _Context:
     where: str
     target: str  # e.g. "lines[2]" for error messages
     sequence: int = 0
+    # segment sources: the same lists indexed by tag (document order kept per tag), built once
+    # per message / group, so a field path looks at the few segments of its tag instead of
+    # scanning the whole message once per path
+    items_ix: Optional[dict] = None
+    header_ix: Optional[dict] = None
+    message_ix: Optional[dict] = None
 
 
 @dataclass(frozen=True)
@@ -205,11 +221,13 @@ class CompiledMapping:
     def apply(self, record: Any, source: Optional[Source] = None) -> CanonicalDocument:
         """Map one record (a message's segments or a dict) to one canonical document."""
         partner = source.partner if source is not None else None
-        if self.source_kind == "edifact":
+        if self.source_kind in SEGMENT_SOURCES:
             segments = list(getattr(record, "segments", record))
             header_where = _segment_where(segments[0]) if segments else "message"
             groups, header = (self._split_groups(segments) if self.lines else ([], segments))
-            top = _Context(segments, header, segments, header_where, "")
+            message_ix = _index(segments)
+            header_ix = message_ix if header is segments else _index(header)
+            top = _Context(segments, header, segments, header_where, "", 0, message_ix, header_ix, message_ix)
         else:
             if not isinstance(record, dict):
                 raise SkippableError("BAD_RECORD", f"{self.name} expects a JSON object, got {type(record).__name__}", "record")
@@ -223,9 +241,11 @@ class CompiledMapping:
         line_wheres: list[str] = []
         if self.lines is not None:
             out_lines = []
-            if self.source_kind == "edifact":
+            if self.source_kind in SEGMENT_SOURCES:
+                into = self.lines.into
                 contexts = [
-                    _Context(items, header, segments, _segment_where(items[0]), f"{self.lines.into}[{i}]", i + 1)
+                    _Context(items, header, segments, _segment_where(items[0]), f"{into}[{i}]", i + 1,
+                             _index(items), header_ix, message_ix)
                     for i, items in enumerate(groups)
                 ]
             else:
@@ -275,27 +295,39 @@ class CompiledMapping:
         """Cut the message into line groups; also return the header (before the first group)."""
         assert self.lines is not None and self.lines.group is not None
         g = self.lines.group
+        if g.hl_level is not None:
+            return _hl_groups(segments, g.hl_level)
         groups: list[tuple[int, list]] = []  # (index of the start segment, own segments)
+        # Segments describing the package a line sits in (GIN+BJ SSCC after CPS/PAC) come
+        # before the LIN; the nearest one is borrowed, after the group's own segments so that a
+        # line's own occurrence always wins. "Nearest before the start, unless a stop tag comes
+        # first" is tracked in the same forward pass (one slot per selector), so the cost stays
+        # linear in the message size instead of rescanning the segments before every line.
+        inherit = g.inherit_from_previous
+        stop = g.inherit_stop_at
+        nearest: list = [None] * len(inherit)
+        borrowed: list[tuple[list, list]] = []
         current: Optional[list] = None
+        starts, ends = g.starts_at, g.ends_before
         for i, seg in enumerate(segments):
-            if current is not None and seg.tag in g.ends_before:
+            tag = seg.tag
+            if current is not None and tag in ends:
                 current = None
-            if seg.tag == g.starts_at:
+            if tag == starts:
                 current = [seg]
                 groups.append((i, current))
+                if inherit:
+                    borrowed.append((current, [n for n in nearest if n is not None]))
             elif current is not None:
                 current.append(seg)
-        for start, own in groups:
-            # Segments describing the package a line sits in (GIN+BJ SSCC after CPS/PAC) come
-            # before the LIN; the nearest one is borrowed, after the group's own segments so
-            # that a line's own occurrence always wins.
-            for selector in g.inherit_from_previous:
-                for prev in reversed(segments[:start]):
-                    if selector.matches(prev):
-                        own.append(prev)
-                        break
-                    if prev.tag in g.inherit_stop_at:
-                        break
+            if inherit:
+                for k, selector in enumerate(inherit):
+                    if tag == selector.tag and selector.matches(seg):
+                        nearest[k] = seg
+                    elif tag in stop:
+                        nearest[k] = None
+        for own, extra in borrowed:
+            own.extend(extra)
         header = segments[: groups[0][0]] if groups else segments
         return [own for _, own in groups], header
 
@@ -316,33 +348,56 @@ class CompiledMapping:
                 return  # absent: the canonical model's default applies
             value = _Value(rule.default)
             raw = rule.default
-        where = _segment_where(value.segment) if value is not None and value.segment is not None else ctx.where
+        if (rule.type == "str" and rule.crosswalk is None and rule.date is None and rule.scale is None
+                and type(raw) is str):
+            # nothing to convert: _convert would return the text unchanged
+            out[rule.name] = raw
+            return
         try:
-            out[rule.name] = self._convert(rule, raw, value, partner, ctx, where)
+            out[rule.name] = self._convert(rule, raw, value, partner, ctx)
         except _BadValue as exc:
             raise SkippableError(
-                "BAD_VALUE", f"{self.target.__name__}.{_target(ctx, rule)}: {exc} [mapping {self.name}]", where
+                "BAD_VALUE", f"{self.target.__name__}.{_target(ctx, rule)}: {exc} [mapping {self.name}]",
+                _value_where(value, ctx)
             ) from None
 
     def _resolve(self, rule: FieldRule, ctx: _Context) -> Optional[_Value]:
         if rule.const is not None:
             return _Value(rule.const)
-        if rule.sequence:
+        if rule.sequence and not rule.paths:
             return _Value(ctx.sequence)
-        scopes = {
-            "group": [ctx.items],
-            "header": [ctx.header],
-            "message": [ctx.message],
-            "group_or_header": [ctx.items, ctx.header],
-        }[rule.scope]
-        for items in scopes:
-            for path in rule.paths:
-                found = _lookup_segments(items, path) if self.source_kind == "edifact" else _lookup_json(items, path)
-                if found is not None:
-                    return found
+        scope = rule.scope
+        if ctx.message_ix is not None:  # segment source: look up in the tag indexes
+            if scope == "group":
+                scopes: tuple = (ctx.items_ix,)
+            elif scope == "message":
+                scopes = (ctx.message_ix,)
+            elif scope == "header":
+                scopes = (ctx.header_ix,)
+            else:
+                scopes = (ctx.items_ix, ctx.header_ix)
+            for index in scopes:
+                for path in rule.paths:
+                    found = _lookup_indexed(index, path)
+                    if found is not None:
+                        return found
+        else:
+            scopes = {
+                "group": (ctx.items,),
+                "header": (ctx.header,),
+                "message": (ctx.message,),
+                "group_or_header": (ctx.items, ctx.header),
+            }[scope]
+            for items in scopes:
+                for path in rule.paths:
+                    found = _lookup_segments(items, path) if self.source_kind in SEGMENT_SOURCES else _lookup_json(items, path)
+                    if found is not None:
+                        return found
+        if rule.sequence:  # `path` + `sequence: true`: the line's position when the path is empty
+            return _Value(ctx.sequence)
         return None
 
-    def _convert(self, rule: FieldRule, raw: Any, value: _Value, partner: Optional[str], ctx: _Context, where: str) -> Any:
+    def _convert(self, rule: FieldRule, raw: Any, value: _Value, partner: Optional[str], ctx: _Context) -> Any:
         if isinstance(raw, bool):
             raise _BadValue(f"boolean {raw!r} is not a {rule.type}")
         if rule.crosswalk is not None:
@@ -355,7 +410,7 @@ class CompiledMapping:
                         f"{self.target.__name__}.{_target(ctx, rule)}: code {code!r} is not in crosswalk "
                         f"{rule.crosswalk.table} (partner {partner or '-'}, system {self.system}); "
                         f"add it to mappings/crosswalks/{rule.crosswalk.table}.csv",
-                        where,
+                        _value_where(value, ctx),
                     )
                 mapped = code
             raw = mapped
@@ -389,6 +444,72 @@ def _segment_where(segment: Any) -> str:
     return f"segment {segment.index} ({segment.tag}, line {segment.line})"
 
 
+def _value_where(value: Optional[_Value], ctx: _Context) -> str:
+    """Where a field's value came from: its segment when there is one, else the context.
+    Only built when an error is raised: formatting it for every field is measurable."""
+    if value is not None and value.segment is not None:
+        return _segment_where(value.segment)
+    return ctx.where
+
+
+def _index(segments: Sequence[Any]) -> dict:
+    """``{tag: [segments with that tag, in order]}``."""
+    index: dict = {}
+    for seg in segments:
+        same = index.get(seg.tag)
+        if same is None:
+            index[seg.tag] = [seg]
+        else:
+            same.append(seg)
+    return index
+
+
+def _lookup_indexed(index: dict, path: SegmentPath) -> Optional[_Value]:
+    """``_lookup_segments`` over a tag index: the same first match, without the scan."""
+    selector = path.selector
+    candidates = index.get(selector.tag)
+    if candidates is None:
+        return None
+    conditions = selector.conditions
+    for seg in candidates:
+        if conditions:
+            elements = seg.elements
+            ok = True
+            for e, c, v in conditions:
+                try:
+                    if elements[e][c] != v:
+                        ok = False
+                        break
+                except IndexError:
+                    ok = False
+                    break
+            if not ok:
+                continue
+        # the first matching segment decides; a later one is a different occurrence
+        try:
+            raw = seg.elements[path.element][path.component]
+        except IndexError:
+            return None
+        return _Value(raw, seg, path) if raw != "" else None
+    return None
+
+
+def _hl_groups(segments: list, level: str) -> tuple[list[list], list]:
+    """X12 line groups from the HL hierarchy: one per HL of ``level``; header = before the first HL."""
+    from adapters.edi.x12 import hl_tree  # the codec is only needed for x12 mappings
+
+    groups = []
+    for root in hl_tree(segments):
+        for node in root.walk():
+            if node.level_code == level:
+                items = list(node.segments)
+                for ancestor in node.ancestors():
+                    items.extend(ancestor.segments)
+                groups.append(items)
+    first_hl = next((i for i, seg in enumerate(segments) if seg.tag == "HL"), len(segments))
+    return groups, segments[:first_hl]
+
+
 def _lookup_segments(segments: Sequence[Any], path: SegmentPath) -> Optional[_Value]:
     for seg in segments:
         if path.selector.matches(seg):
@@ -417,7 +538,7 @@ def _decimal(raw: Any, source_kind: str) -> Decimal:
         raw = repr(raw)  # 3.5 -> "3.5", so no binary float noise gets into a Decimal
     text = str(raw).strip()
     # ISO 9735 lets EDIFACT use either full stop or comma as decimal mark, whatever UNA says
-    if source_kind == "edifact" and re.fullmatch(r"-?\d*,\d+", text):
+    if source_kind == "edifact" and "," in text and re.fullmatch(r"-?\d*,\d+", text):
         text = text.replace(",", ".")
     try:
         value = Decimal(text)
@@ -428,7 +549,21 @@ def _decimal(raw: Any, source_kind: str) -> Decimal:
     return value
 
 
+#: all-digit formats read by slicing (strptime costs ~10 us a call). For a string of exactly
+#: the format's length in ASCII digits strptime's regex takes every field at full width, so
+#: slicing gives the same date; anything else (or an invalid date) goes to strptime, which
+#: then accepts or rejects it exactly as before.
+_DIGIT_FORMATS = {"%Y%m%d": 8, "%Y%m%d%H%M": 12, "%Y%m%d%H%M%S": 14}
+
+
 def _parse_datetime(text: str, fmt: Optional[str]) -> dt.datetime:
+    size = _DIGIT_FORMATS.get(fmt) if fmt is not None else None
+    if size is not None and len(text) == size and text.isdigit() and text.isascii():
+        try:
+            return dt.datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]),
+                               int(text[8:10] or 0), int(text[10:12] or 0), int(text[12:14] or 0))
+        except ValueError:
+            pass  # strptime decides and words the error
     try:
         return dt.datetime.fromisoformat(text) if fmt is None else dt.datetime.strptime(text, fmt)
     except ValueError:
@@ -646,9 +781,9 @@ class _Compiler:
         if "fields" not in node:
             raise MappingInvalid("lines needs 'fields'", node.line)
         group = each = None
-        if self.source_kind == "edifact":
+        if self.source_kind in SEGMENT_SOURCES:
             if "group" not in node or "each" in node:
-                raise MappingInvalid("edifact lines need 'group' (and no 'each')", node.line)
+                raise MappingInvalid(f"{self.source_kind} lines need 'group' (and no 'each')", node.line)
             group = self.group(node["group"], self._line(node, "group"))
         else:
             if "each" not in node or "group" in node:
@@ -661,6 +796,14 @@ class _Compiler:
     def group(self, value: Any, line: Optional[int]) -> GroupRule:
         node = self._mapping_of(value, "lines.group", line)
         self._known(node, GROUP_KEYS, "lines.group")
+        if "hl_level" in node:
+            level = node["hl_level"]
+            if self.source_kind != "x12":
+                raise MappingInvalid("lines.group.hl_level is for x12 sources", self._line(node, "hl_level"))
+            if not isinstance(level, str) or not re.fullmatch(r"[A-Z0-9]{1,2}", level) or len(node) != 1:
+                raise MappingInvalid("lines.group.hl_level must be an HL03 level code like I, alone in lines.group",
+                                     self._line(node, "hl_level"))
+            return GroupRule("HL", frozenset(), hl_level=level)
         if "starts_at" not in node or "ends_before" not in node:
             raise MappingInvalid("lines.group needs starts_at and ends_before", node.line)
         starts = self._tags(node, "starts_at", "lines.group")
@@ -690,7 +833,7 @@ class _Compiler:
         return tuple(rules)
 
     def field(self, name: str, spec: Any, line: Optional[int], in_lines: bool) -> FieldRule:
-        path_key = "path" if self.source_kind == "edifact" else "key"
+        path_key = "path" if self.source_kind in SEGMENT_SOURCES else "key"
         if isinstance(spec, str):  # shorthand: `asn_number: BGM.1.0`
             spec = _LDict({path_key: spec})
             spec.line, spec.key_lines = line, {path_key: line}
@@ -706,6 +849,8 @@ class _Compiler:
         if wrong in node:
             raise MappingInvalid(f"field {name!r}: {self.source_kind} sources use {path_key!r}, not {wrong!r}", self._line(node, wrong))
         kinds = [k for k in (path_key, "const", "sequence") if k in node]
+        if kinds == [path_key, "sequence"]:
+            kinds = [path_key]  # sequence as the fallback of a path, checked below
         if len(kinds) != 1:
             raise MappingInvalid(f"field {name!r} needs exactly one of {path_key}, const, sequence", node.line)
         kw: dict[str, Any] = {"name": name, "scope": "group" if in_lines else "message",
@@ -715,7 +860,7 @@ class _Compiler:
             raw_list = [raw] if isinstance(raw, str) else raw
             if not isinstance(raw_list, list) or not raw_list or not all(isinstance(r, str) and r for r in raw_list):
                 raise MappingInvalid(f"field {name!r}: {path_key} must be a string or a list of strings", self._line(node, path_key))
-            if self.source_kind == "edifact":
+            if self.source_kind in SEGMENT_SOURCES:
                 try:
                     kw["paths"] = tuple(parse_path(r) for r in raw_list)
                 except ValueError as exc:

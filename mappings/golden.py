@@ -25,7 +25,7 @@ from canonical_model.documents import Source
 from hub.errors import HubError
 from mappings.engine import MAPPINGS_DIR, CompiledMapping, load_mapping
 
-INPUT_SUFFIXES = (".edi", ".json")
+INPUT_SUFFIXES = (".edi", ".json", ".x12")
 EXPECTED_SUFFIX = ".expected.ndjson"
 
 
@@ -47,7 +47,7 @@ class GoldenResult:
 
 
 # Not mappings: partner profiles (mappings/partners/<id>.yaml) and the golden fixtures themselves.
-_NOT_MAPPINGS = {"partners", "crosswalks", "golden"}
+_NOT_MAPPINGS = {"partners", "crosswalks", "golden", "tabular"}
 
 
 def mapping_files(path: Optional[Path | str] = None) -> list[Path]:
@@ -82,6 +82,10 @@ def actual_records(case: GoldenCase) -> list[dict[str, Any]]:
     mapping = load_mapping(case.mapping)
     if case.input.suffix == ".edi":
         return list(_edifact_records(mapping, case.input))
+    if case.input.suffix == ".x12":
+        from mappings.x12 import golden_records  # ANSI X12 interchanges (mappings/x12/)
+
+        return list(golden_records(mapping, case.input))
     return list(_json_records(mapping, case.input))
 
 

@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field, replace
+from itertools import repeat
+from dataclasses import dataclass, field, fields, replace
 from typing import BinaryIO, Iterator, Literal, Optional, Union
 
 from adapters.edi.segments import Segment
@@ -305,28 +306,62 @@ class _Tokenizer:
         return raw.lstrip(b" \t")
 
 
-_PH_ELEMENT, _PH_COMPONENT = "\ue000", "\ue001"  # private-use stand-ins for released delimiters
+_PH_ELEMENT, _PH_COMPONENT, _PH_REPEAT = "\ue000", "\ue001", "\ue002"  # stand-ins for released delimiters
+_PLACEHOLDERS = (_PH_ELEMENT, _PH_COMPONENT, _PH_REPEAT)
 _RELEASE_RX: dict[str, re.Pattern[str]] = {}
+_str_split = str.split
+#: the service segments iter_messages() has to look at; every other tag is message content
+_SERVICE_TAGS = frozenset({"UNA", "UNB", "UNH", "UNT", "UNG", "UNE", "UNZ"})
+
+Repetitions = Optional[dict[int, list[list[str]]]]
 
 
-def _split(text: str, d: Delimiters) -> tuple[str, list[list[str]]]:
-    """Split one decoded segment (no terminator) into tag and elements/components.
+@dataclass(frozen=True)
+class EdifactSegment(Segment):
+    """A segment with repeated data elements (syntax 4 repetition separator).
 
-    A release character makes the next character literal, whatever it is; released element
-    and component separators are swapped for private-use stand-ins, the text is split with
-    str.split (fast), and the stand-ins are put back. Text that already contains a stand-in
-    takes the slow character loop instead, so no data can be mistaken for a delimiter.
+    ``elements[i]`` keeps the first occurrence, so mappings that address ``TAG.i.j`` read
+    the first repetition exactly as they would read a non-repeated element;
+    ``repetitions[i]`` lists *every* occurrence of element ``i`` (the first included), each
+    as its list of components. Only elements that really repeat are keys. Segments without
+    repetitions are plain :class:`Segment`; use :func:`repetitions` to read either kind.
     """
-    rel = d.release
-    if rel is None or rel not in text:
+
+    repetitions: dict[int, list[list[str]]] = field(default_factory=dict)
+
+
+def repetitions(seg: Segment, element: int) -> list[list[str]]:
+    """Every occurrence of data element ``element`` (0-based, after the tag) of ``seg``:
+    ``[components]`` for an element that does not repeat, ``[]`` when it is absent."""
+    reps = getattr(seg, "repetitions", None)
+    if reps and element in reps:
+        return reps[element]
+    if element < len(seg.elements):
+        return [seg.elements[element]]
+    return []
+
+
+def _split(text: str, d: Delimiters) -> tuple[str, list[list[str]], Repetitions]:
+    """Split one decoded segment (no terminator) into tag, elements/components and the
+    repetitions of repeated elements (``None`` when nothing repeats).
+
+    A release character makes the next character literal, whatever it is; released element,
+    component and repetition separators are swapped for private-use stand-ins, the text is
+    split with str.split (fast), and the stand-ins are put back. Text that already contains a
+    stand-in takes the slow character loop instead, so no data can be mistaken for a delimiter.
+    """
+    rel, rep = d.release, d.repetition
+    if (rel is None or rel not in text) and (rep is None or rep not in text):
         elements = [e.split(d.component) for e in text.split(d.element)]
-    elif _PH_ELEMENT in text or _PH_COMPONENT in text:
-        elements = _split_slow(text, d)
-    else:
-        rx = _RELEASE_RX.get(rel)
+        return elements[0][0], elements[1:], None
+    if any(ph in text for ph in _PLACEHOLDERS):
+        return _split_slow(text, d)
+    el, comp = d.element, d.component
+    released = rel is not None and rel in text
+    if released:
+        rx = _RELEASE_RX.get(rel)  # type: ignore[arg-type]
         if rx is None:
-            rx = _RELEASE_RX[rel] = re.compile(re.escape(rel) + "(.)?", re.S)
-        el, comp = d.element, d.component
+            rx = _RELEASE_RX[rel] = re.compile(re.escape(rel) + "(.)?", re.S)  # type: ignore[index]
 
         def unrelease(m: re.Match[str]) -> str:
             ch = m.group(1)
@@ -334,20 +369,52 @@ def _split(text: str, d: Delimiters) -> tuple[str, list[list[str]]]:
                 return _PH_ELEMENT
             if ch == comp:
                 return _PH_COMPONENT
+            if ch is not None and ch == rep:
+                return _PH_REPEAT
             return ch or ""  # a release at the very end releases nothing: drop it
 
         text = rx.sub(unrelease, text)
-        elements = [
-            [c.replace(_PH_ELEMENT, el).replace(_PH_COMPONENT, comp) for c in e.split(comp)]
-            for e in text.split(el)
-        ]
-    return elements[0][0], elements[1:]
-
-
-def _split_slow(text: str, d: Delimiters) -> list[list[str]]:
     elements: list[list[str]] = []
+    reps: Repetitions = None
+    for i, e in enumerate(text.split(el)):
+        if rep is not None and rep in e:
+            occurrences = [o.split(comp) for o in e.split(rep)]
+            if reps is None:
+                reps = {}
+            reps[i - 1] = occurrences
+            elements.append(occurrences[0])
+        else:
+            elements.append(e.split(comp))
+    if released:
+        back = {_PH_ELEMENT: el, _PH_COMPONENT: comp, _PH_REPEAT: rep or ""}
+
+        def restore(comps: list[str]) -> list[str]:
+            return [_restore(c, back) for c in comps]
+
+        elements = [restore(c) for c in elements]
+        if reps is not None:
+            reps = {i: [restore(o) for o in occ] for i, occ in reps.items()}
+            for i, occ in reps.items():  # keep elements[i] and repetitions[i][0] one object
+                elements[i + 1] = occ[0]
+    if reps is not None:
+        reps.pop(-1, None)  # a separator inside the tag is not a repetition of an element
+    return elements[0][0], elements[1:], reps
+
+
+def _restore(c: str, back: dict[str, str]) -> str:
+    for ph, ch in back.items():
+        if ph in c:
+            c = c.replace(ph, ch)
+    return c
+
+
+def _split_slow(text: str, d: Delimiters) -> tuple[str, list[list[str]], Repetitions]:
+    elements: list[list[str]] = []
+    occurrences: list[list[str]] = []
     comps: list[str] = []
     cur: list[str] = []
+    reps: dict[int, list[list[str]]] = {}
+    rep = d.repetition
     it = iter(text)
     for ch in it:
         if ch == d.release:
@@ -355,15 +422,45 @@ def _split_slow(text: str, d: Delimiters) -> list[list[str]]:
         elif ch == d.component:
             comps.append("".join(cur))
             cur = []
+        elif rep is not None and ch == rep:
+            comps.append("".join(cur))
+            occurrences.append(comps)
+            comps, cur = [], []
         elif ch == d.element:
             comps.append("".join(cur))
+            if occurrences:
+                occurrences.append(comps)
+                reps[len(elements) - 1] = occurrences
+                comps = occurrences[0]
             elements.append(comps)
-            comps, cur = [], []
+            comps, cur, occurrences = [], [], []
         else:
             cur.append(ch)
     comps.append("".join(cur))
+    if occurrences:
+        occurrences.append(comps)
+        reps[len(elements) - 1] = occurrences
+        comps = occurrences[0]
     elements.append(comps)
-    return elements
+    reps.pop(-1, None)
+    return elements[0][0], elements[1:], reps or None
+
+
+_new_object = object.__new__
+#: Segment is a plain (non-slotted) frozen dataclass of exactly these fields, so the hot loop
+#: may fill an instance's __dict__ directly: its generated __init__ costs more than splitting
+#: the segment (it goes through object.__setattr__ once per field). Checked, not assumed.
+_DIRECT_SEGMENTS = (
+    tuple(f.name for f in fields(Segment)) == ("tag", "elements", "line", "index")
+    and "__slots__" not in Segment.__dict__ and Segment.__init__.__module__ == Segment.__module__
+)
+
+
+def _make_segment(tag: str, elements: list[list[str]], line: int, index: int,
+                  reps: Repetitions) -> Segment:
+    if reps:
+        return EdifactSegment(tag, elements, line, index, reps)
+    return Segment(tag, elements, line, index)
 
 
 class Interchange:
@@ -399,6 +496,11 @@ class Interchange:
         self._index = 1  # UNB
         self._started = False
         self.finished = False
+        # batch fast path (see _fast_batch): needs a bounded segment, i.e. a buffer of at most
+        # two chunks that stays below the segment cap
+        self._fast = 2 * tok.chunk_size <= tok.max_segment
+        self._term_b = delimiters.terminator.encode("latin-1")
+        self._rel_b = delimiters.release.encode("latin-1") if delimiters.release else None
 
     # -- helpers ---------------------------------------------------------------------
     def _warn(self, text: str) -> None:
@@ -443,6 +545,7 @@ class Interchange:
         return raw.decode("latin-1")
 
     def _next_segment(self) -> Optional[Segment]:
+        """The careful path: one segment at a time, any noise, release anywhere."""
         item = self._tok.next_raw()
         if item is None:
             return None
@@ -454,8 +557,134 @@ class Interchange:
                         "truncated; ask the sender to resend", seg)
             return None
         text = self._decode(raw, line)
-        tag, elements = _split(text, self.delimiters)
-        return Segment(tag, elements, line, self._index)
+        tag, elements, reps = _split(text, self.delimiters)
+        return _make_segment(tag, elements, line, self._index, reps)
+
+    def _fast_batch(self) -> Optional[tuple[list[str], int, int, bool]]:
+        """The text of every complete segment in the buffer (with the first one's line, the
+        line step per segment and whether any needs release/repetition handling), or None
+        to take the careful path.
+
+        The common file is one segment per line (or none per line), with no released
+        terminator: then the buffer up to its last terminator splits with one bytes.split,
+        decodes with one ascii decode, and line numbers go up by one per segment. Whatever
+        does not fit that shape exactly (a release before a terminator or line end, blank
+        lines, wraps, leading blanks, UNA/UNB of a next interchange, non-ASCII bytes under
+        the strict charset policy) is left to _next_segment, which handles it one segment
+        at a time. A batch never reaches past a UNZ, so the next interchange (which may have
+        other delimiters) is read with its own.
+        """
+        tok = self._tok
+        buf, pos = tok.buf, tok.pos
+        if len(buf) - pos < tok.chunk_size and not tok.eof:
+            tok._fill()
+            buf, pos = tok.buf, tok.pos
+        term = self._term_b
+        end = buf.rfind(term, pos)
+        if end <= pos:
+            return None
+        k = buf.find(b"UNZ", pos, end)
+        if k >= 0:
+            end = buf.find(term, k, end + 1)
+        for marker in (b"UNB", b"UNA"):
+            k = buf.find(marker, pos, end)
+            if k >= 0:
+                end = buf.rfind(term, pos, k)
+                if end <= pos:
+                    return None
+        region = buf[pos:end]
+        rel = self._rel_b
+        released = rel is not None and rel in region
+        if released and (region.endswith(rel) or rel + term in region  # type: ignore[operator]
+                         or rel + b"\n" in region or rel + b"\r" in region):  # type: ignore[operator]
+            return None
+        body = region.lstrip(b" \t\r\n")
+        if not body:
+            return None
+        lead = len(region) - len(body)
+        line = tok.line + (region.count(b"\n", 0, lead) if lead else 0)
+        nl = body.count(b"\n")
+        if nl == 0 and b"\r" not in body:
+            sep, step = term, 0
+            if term + b" " in body or term + b"\t" in body:
+                return None
+        else:
+            sep = term + (b"\r\n" if b"\r" in body else b"\n")
+            # every line end must sit right after a terminator, and every terminator before one
+            if (body.count(sep) != nl or body.count(term) != nl or body.count(b"\r") != body.count(b"\r\n")
+                    or (len(sep) == 3 and body.count(b"\r") != nl)
+                    or b"\n " in body or b"\n\t" in body):
+                return None
+            step = 1
+        d = self.delimiters
+        if body.isascii():
+            texts = body.decode("ascii").split(sep.decode("ascii"))
+        elif self.charset_policy == "strict":
+            return None  # raise CHARSET_MISMATCH at its own segment, after the ones before it
+        else:
+            texts = []
+            first = idx = self._index
+            ln = line
+            for raw in body.split(sep):
+                idx += 1
+                if raw.isascii():
+                    texts.append(raw.decode("ascii"))
+                else:
+                    self._index = idx  # _decode names the segment in its warning
+                    texts.append(self._decode(raw, ln))
+                ln += step
+            self._index = first
+        tok._last_pos, tok._last_line = pos, tok.line
+        tok.pos = end + 1
+        tok.line = line + nl
+        rep = d.repetition
+        careful = released or (rep is not None and any(rep in t for t in texts))
+        return texts, line, step, careful
+
+    def _segments(self) -> Iterator[Segment]:
+        """Segments one by one, never a batch of them at once: a list of thousands of
+        Segment objects would outlive the young GC generations and make every full
+        collection walk them (measured: a third of the parse time)."""
+        fast = self._fast
+        d = self.delimiters
+        el, comps, rel, rep = d.element, repeat(d.component), d.release, d.repetition
+        split = _str_split
+        new = _new_object
+        while True:
+            batch = self._fast_batch() if fast else None
+            if batch is None:
+                seg = self._next_segment()
+                if seg is None:
+                    return
+                yield seg
+                continue
+            texts, line, step, careful = batch
+            idx = self._index
+            if _DIRECT_SEGMENTS and not careful:
+                for text in texts:
+                    idx += 1
+                    parts = list(map(split, text.split(el), comps))
+                    seg = new(Segment)
+                    seg.__dict__.update(tag=parts[0][0], elements=parts[1:], line=line, index=idx)
+                    self._index = idx
+                    yield seg
+                    line += step
+            else:
+                for text in texts:
+                    idx += 1
+                    if (rel is not None and rel in text) or (rep is not None and rep in text):
+                        tag, elements, reps = _split(text, d)
+                        seg = _make_segment(tag, elements, line, idx, reps)
+                    elif _DIRECT_SEGMENTS:
+                        parts = list(map(split, text.split(el), comps))
+                        seg = new(Segment)
+                        seg.__dict__.update(tag=parts[0][0], elements=parts[1:], line=line, index=idx)
+                    else:
+                        parts = list(map(split, text.split(el), comps))
+                        seg = Segment(parts[0][0], parts[1:], line, idx)
+                    self._index = idx
+                    yield seg
+                    line += step
 
     # -- the body ----------------------------------------------------------------------
     def iter_messages(self) -> Iterator[Message]:
@@ -476,11 +705,18 @@ class Interchange:
             m.errors.append(err)
             return m
 
-        while True:
-            seg = self._next_segment()
-            if seg is None:
-                break
+        append = None  # msg.segments.append while a message is open
+        service = _SERVICE_TAGS
+        for seg in self._segments():
             tag = seg.tag
+            if tag not in service:
+                # the hot path: message content (UNS included, it is a section separator)
+                last = seg
+                if append is not None:
+                    append(seg)
+                else:
+                    self._error("SYNTAX_ERROR", f"segment {tag} outside any message", seg)
+                continue
             if tag in ("UNB", "UNA"):
                 # a new interchange started without UNZ: leave it for parse_interchanges
                 self._tok.push_back()
@@ -492,6 +728,7 @@ class Interchange:
                     yield close_missing_unt(msg, seg)
                 msg = Message(seg.get(1, 0), seg.get(1, 1), seg.get(1, 2), seg.get(1, 3), seg.get(1, 4),
                               seg.get(0, 0), [seg], group.get(4, 0) if group is not None else None)
+                append = msg.segments.append
                 messages += 1
                 group_count += 1
             elif tag == "UNT":
@@ -501,11 +738,11 @@ class Interchange:
                 msg.segments.append(seg)
                 self._check_unt(msg, seg)
                 yield msg
-                msg = None
+                msg = append = None
             elif tag == "UNG":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = None
+                    msg = append = None
                 if group is not None:
                     self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before the next UNG", seg)
                 group, group_count = seg, 0
@@ -513,7 +750,7 @@ class Interchange:
             elif tag == "UNE":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = None
+                    msg = append = None
                 if group is None:
                     self._error("SYNTAX_ERROR", "UNE without UNG", seg)
                     continue
@@ -525,7 +762,7 @@ class Interchange:
             elif tag == "UNZ":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = None
+                    msg = append = None
                 if group is not None:
                     self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before UNZ", seg)
                 # ISO 9735: UNZ counts groups when groups are used, else messages
@@ -536,10 +773,6 @@ class Interchange:
                                 f"{self.control_ref!r}", seg)
                 self.unz = seg
                 break
-            elif msg is not None:
-                msg.segments.append(seg)
-            else:
-                self._error("SYNTAX_ERROR", f"segment {tag} outside any message", seg)
 
         if self.unz is None:
             if msg is not None:
@@ -628,8 +861,9 @@ def _read_header(tok: _Tokenizer, charset_policy: str, single: bool, first: bool
     raw, line = item
     if tok.unterminated:
         raise SkippableError("SYNTAX_ERROR", "UNB has no segment terminator", tok.where(f"line {line}"))
-    # the UNB names the charset, so it is read as latin-1 (never fails) and re-read below
-    tag, elements = _split(raw.decode("latin-1"), delimiters)
+    # the UNB names the charset and the syntax version, so it is read as latin-1 (never fails)
+    # without a repetition separator, and re-read below once both are known
+    tag, elements, _ = _split(raw.decode("latin-1"), replace(delimiters, repetition=None))
     unb = Segment(tag, elements, line, 1)
     if unb.get(0, 1) == "4":
         if delimiters is DEFAULT_DELIMITERS:
@@ -639,9 +873,9 @@ def _read_header(tok: _Tokenizer, charset_policy: str, single: bool, first: bool
         # before syntax 4, UNA position 5 is reserved: whatever it holds is not a separator
         delimiters = replace(delimiters, repetition=None)
     inter = Interchange(tok, delimiters, unb, charset_policy, single)
-    if not raw.isascii():
-        tag, elements = _split(inter._decode(raw, line), delimiters)
-        inter.unb = unb = Segment(tag, elements, line, 1)
+    if not raw.isascii() or delimiters.repetition is not None:
+        tag, elements, reps = _split(inter._decode(raw, line), delimiters)
+        inter.unb = unb = _make_segment(tag, elements, line, 1, reps)
         inter.sender, inter.recipient = unb.get(1, 0), unb.get(2, 0)
     return inter
 

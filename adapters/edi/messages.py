@@ -13,6 +13,15 @@ DESADV  BGM+351; DTM+11 despatch, DTM+132 estimated arrival; NAD+SU / NAD+ST; CP
         consignment and CPS+<n>+1 per line; PAC+1, PCI+33E and GIN+BJ (SSCC) when the line has
         a package id; LIN / PIA as above; QTY+12 despatched; RFF+ON order number and RFF+LI
         order line; PCI+36E, DTM+36 expiry and GIN+BX batch number when there is a batch.
+ORDCHG  BGM+230 (order change), 1225 = 5 replacement / 1 cancellation; header as ORDERS; only
+        the lines that changed, LIN 1229 = 1 added / 2 deleted / 3 changed (EANCOM ORDCHG
+        EAN008); a deleted line carries no QTY; a cancellation carries no lines (the header
+        cancels the whole order). UNS+S; CNT+2 number of LIN.
+DELFOR  BGM+241 (delivery schedule), 1225 = 9 original / 5 replacement (version > 1);
+        DTM+137 issued, DTM+158 / DTM+159 horizon start / end; NAD+BY / NAD+SU; UNS+D ends the
+        header; GIS+37 (complete information) and NAD+ST ship-to open the detail; per material
+        LIN / PIA+1 ...:SA, then SCC+1 (firm) or SCC+4 (planning / forecast) before each run of
+        QTY+113 (quantity to be delivered) + DTM+2 (delivery date), dates ascending.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ from decimal import Decimal
 from typing import Optional
 
 from adapters.edi.writer import EdifactWriter
-from canonical_model.documents import PurchaseOrder, ShipmentNotice
+from canonical_model.documents import DeliverySchedule, PurchaseOrder, PurchaseOrderLine, ShipmentNotice
 
 
 def _num(value: Decimal) -> str:
@@ -42,26 +51,36 @@ def _message_function(po: PurchaseOrder) -> str:
     return "9"
 
 
-def purchase_order_to_orders(po: PurchaseOrder, *, sender: str, recipient: str, control_ref: str,
-                             prepared: Optional[dt.datetime] = None, syntax: str = "UNOC") -> bytes:
-    """One ORDERS D96A interchange for ``po``; ``control_ref`` also numbers the message."""
+def _order_header(po: PurchaseOrder, document: str, function: str, sender: str) -> list[tuple[str, list]]:
     segs: list[tuple[str, list]] = [
-        ("BGM", ["220", po.po_number, _message_function(po)]),
+        ("BGM", [document, po.po_number, function]),
         ("DTM", [["137", *_date(po.order_date)]]),
         ("NAD", ["BY", [po.buyer_id or sender, None, "9"]]),
         ("NAD", ["SU", [po.supplier_id, None, "9"]]),
     ]
     if po.currency:
         segs.append(("CUX", [["2", po.currency, "9"]]))
+    return segs
+
+
+def _order_line(line: PurchaseOrderLine, action: str | None) -> list[tuple[str, list]]:
+    segs: list[tuple[str, list]] = [("LIN", [str(line.line_no), action, [line.material_id, "IN"]])]
+    if line.supplier_material_id:
+        segs.append(("PIA", ["1", [line.supplier_material_id, "SA"]]))
+    segs.append(("QTY", [["21", _num(line.quantity), line.uom]]))
+    if line.delivery_date:
+        segs.append(("DTM", [["2", *_date(line.delivery_date)]]))
+    if line.unit_price is not None:
+        segs.append(("PRI", [["AAA", _num(line.unit_price)]]))
+    return segs
+
+
+def purchase_order_to_orders(po: PurchaseOrder, *, sender: str, recipient: str, control_ref: str,
+                             prepared: Optional[dt.datetime] = None, syntax: str = "UNOC") -> bytes:
+    """One ORDERS D96A interchange for ``po``; ``control_ref`` also numbers the message."""
+    segs = _order_header(po, "220", _message_function(po), sender)
     for line in po.lines:
-        segs.append(("LIN", [str(line.line_no), None, [line.material_id, "IN"]]))
-        if line.supplier_material_id:
-            segs.append(("PIA", ["1", [line.supplier_material_id, "SA"]]))
-        segs.append(("QTY", [["21", _num(line.quantity), line.uom]]))
-        if line.delivery_date:
-            segs.append(("DTM", [["2", *_date(line.delivery_date)]]))
-        if line.unit_price is not None:
-            segs.append(("PRI", [["AAA", _num(line.unit_price)]]))
+        segs.extend(_order_line(line, None))
     segs.append(("UNS", ["S"]))
     segs.append(("CNT", [["2", str(len(po.lines))]]))
     w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
@@ -70,9 +89,15 @@ def purchase_order_to_orders(po: PurchaseOrder, *, sender: str, recipient: str, 
 
 
 def shipment_notice_to_desadv(asn: ShipmentNotice, *, sender: str, recipient: str, control_ref: str,
-                              prepared: Optional[dt.datetime] = None, syntax: str = "UNOC") -> bytes:
-    """One DESADV D96A interchange for ``asn``; one CPS package level per line."""
-    segs: list[tuple[str, list]] = [("BGM", ["351", asn.asn_number, "9"])]
+                              prepared: Optional[dt.datetime] = None, syntax: str = "UNOC",
+                              message_function: Optional[str] = None) -> bytes:
+    """One DESADV D96A interchange for ``asn``; one CPS package level per line.
+
+    ``message_function`` (BGM 1225) defaults to 1 (cancellation) for a cancelled ASN, else 9
+    (original); pass "5" to send a replacement of an ASN sent before.
+    """
+    function = message_function or ("1" if asn.status == "cancelled" else "9")
+    segs: list[tuple[str, list]] = [("BGM", ["351", asn.asn_number, function])]
     if asn.ship_date:
         segs.append(("DTM", [["11", *_date(asn.ship_date)]]))
     if asn.expected_arrival:
@@ -104,4 +129,94 @@ def shipment_notice_to_desadv(asn: ShipmentNotice, *, sender: str, recipient: st
     segs.append(("CNT", [["2", str(len(asn.lines))]]))
     w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
     w.add_message("DESADV", "D", "96A", "UN", "EAN005", segs, ref=control_ref)
+    return w.to_bytes()
+
+
+#: ORDCHG LIN 1229 action codes (UNCL 1229 as used by EANCOM ORDCHG)
+LINE_ADDED, LINE_DELETED, LINE_CHANGED = "1", "2", "3"
+
+
+def changed_lines(po: PurchaseOrder, previous: Optional[PurchaseOrder]) -> list[tuple[str, PurchaseOrderLine]]:
+    """``(1229 action, line)`` for every line that differs from ``previous``, by line number.
+
+    Without ``previous`` every line is sent as changed: the supplier replaces what it holds.
+    A deleted line is returned as it was in ``previous``.
+    """
+    if previous is None:
+        return [(LINE_CHANGED, line) for line in po.lines]
+    before = {line.line_no: line for line in previous.lines}
+    after = {line.line_no: line for line in po.lines}
+    result: list[tuple[str, PurchaseOrderLine]] = []
+    for line_no in sorted(before.keys() | after.keys()):
+        old, new = before.get(line_no), after.get(line_no)
+        if old is None:
+            result.append((LINE_ADDED, new))  # type: ignore[arg-type]
+        elif new is None:
+            result.append((LINE_DELETED, old))
+        elif old != new:
+            result.append((LINE_CHANGED, new))
+    return result
+
+
+def purchase_order_to_ordchg(po: PurchaseOrder, *, sender: str, recipient: str, control_ref: str,
+                             previous: Optional[PurchaseOrder] = None, prepared: Optional[dt.datetime] = None,
+                             syntax: str = "UNOC") -> bytes:
+    """One ORDCHG D96A interchange telling the supplier how ``po`` changed since ``previous``.
+
+    ``po.status == "cancelled"`` gives a cancellation (1225 = 1) without lines; otherwise a
+    replacement (1225 = 5) carrying only the added, deleted and changed lines.
+    """
+    cancelled = po.status == "cancelled"
+    segs = _order_header(po, "230", "1" if cancelled else "5", sender)
+    lines = [] if cancelled else changed_lines(po, previous)
+    for action, line in lines:
+        if action == LINE_DELETED:
+            # the order line number and item are enough to delete it; a quantity would be read as new
+            segs.append(("LIN", [str(line.line_no), action, [line.material_id, "IN"]]))
+        else:
+            segs.extend(_order_line(line, action))
+    segs.append(("UNS", ["S"]))
+    segs.append(("CNT", [["2", str(len(lines))]]))
+    w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
+    w.add_message("ORDCHG", "D", "96A", "UN", "EAN008", segs, ref=control_ref)
+    return w.to_bytes()
+
+
+#: DELFOR SCC 4017 delivery plan status indicator
+SCC_CODES = {"firm": "1", "forecast": "4"}
+
+
+def delivery_schedule_to_delfor(schedule: DeliverySchedule, *, sender: str, recipient: str, control_ref: str,
+                                prepared: Optional[dt.datetime] = None, syntax: str = "UNOC") -> bytes:
+    """One DELFOR D96A interchange: per material, firm (SCC+1) and forecast (SCC+4) quantities by date."""
+    segs: list[tuple[str, list]] = [("BGM", ["241", schedule.schedule_id, "5" if schedule.version > 1 else "9"])]
+    if schedule.issued_at:
+        segs.append(("DTM", [["137", schedule.issued_at.strftime("%Y%m%d%H%M"), "203"]]))
+    segs.append(("DTM", [["158", *_date(schedule.horizon_start)]]))
+    segs.append(("DTM", [["159", *_date(schedule.horizon_end)]]))
+    segs.append(("NAD", ["BY", [sender, None, "9"]]))
+    segs.append(("NAD", ["SU", [schedule.supplier_id, None, "9"]]))
+    segs.append(("UNS", ["D"]))
+    segs.append(("GIS", ["37"]))
+    if schedule.ship_to_id:
+        segs.append(("NAD", ["ST", [schedule.ship_to_id, None, "9"]]))
+    # one LIN per material (and unit), in the order materials first appear; dates ascending inside
+    items: dict[tuple[str, str], list] = {}
+    for line in schedule.lines:
+        items.setdefault((line.material_id, line.uom), []).append(line)
+    for n, ((material_id, _uom), lines) in enumerate(items.items(), start=1):
+        segs.append(("LIN", [str(n), None, [material_id, "IN"]]))
+        supplier_material = next((l.supplier_material_id for l in lines if l.supplier_material_id), None)
+        if supplier_material:
+            segs.append(("PIA", ["1", [supplier_material, "SA"]]))
+        status = None
+        # firm before forecast on the same date: a reader summing by SCC sees the commitment first
+        for line in sorted(lines, key=lambda l: (l.date, l.commitment != "firm")):
+            if line.commitment != status:
+                status = line.commitment
+                segs.append(("SCC", [SCC_CODES[status]]))
+            segs.append(("QTY", [["113", _num(line.quantity), line.uom]]))
+            segs.append(("DTM", [["2", *_date(line.date)]]))
+    w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
+    w.add_message("DELFOR", "D", "96A", "UN", "EAN008", segs, ref=control_ref)
     return w.to_bytes()

@@ -8,22 +8,25 @@ variable ``AIRFLOW_CONN_SUPPLIER_SFTP_DEFAULT`` if set, else Airflow's store. UR
 
 or Airflow's JSON form ``{"conn_type": "sftp", "host": ..., "login": ..., "password": ...,
 "port": ..., "extra": {"known_hosts": ...}}``. Extras: ``known_hosts`` (required: host keys are
-always verified), ``min_file_age_seconds``, ``inbox_folder``, ``outbox_folder``,
-``archive_folder``, ``timeout``.
+always verified), ``private_key`` (PEM/OpenSSH private key text) or ``key_file`` (its path) for
+key login - the Connection password is then the key's passphrase (may be empty) -,
+``min_file_age_seconds``, ``inbox_folder``, ``outbox_folder``, ``archive_folder``, ``timeout``.
+See adapters/sftp/README.md.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hub.connections import get_connection, parse_connection
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "supplier_sftp_default"
 
-_EXTRA_FIELDS = ("known_hosts", "min_file_age_seconds", "inbox_folder", "outbox_folder", "archive_folder", "timeout")
+_EXTRA_FIELDS = ("known_hosts", "private_key", "key_file", "min_file_age_seconds", "inbox_folder", "outbox_folder",
+                 "archive_folder", "timeout")
 # Airflow's own SFTP extras that would weaken host verification: refuse them loudly rather than
 # silently ignoring a setting the operator believes is in effect.
 _REFUSED_EXTRAS = ("no_host_key_check", "allow_host_key_change")
@@ -37,7 +40,12 @@ class SftpConfig(BaseModel):
     username: str = Field(min_length=1)
     # SecretStr renders as '**********' in repr/str/model_dump_json; repr=False keeps the field
     # out of the repr entirely.
-    password: SecretStr = Field(repr=False)
+    #: the login password, or - when a private key is configured - the key's passphrase
+    password: SecretStr = Field(default=SecretStr(""), repr=False)
+    #: private key text (PEM or OpenSSH format), a secret like the password
+    private_key: SecretStr | None = Field(default=None, repr=False)
+    #: path of a private key file on the worker (not secret itself; its content is)
+    key_file: Path | None = None
     known_hosts: Path
     #: a file is "ready" only once its server mtime is at least this old, so we never pick up a
     #: file the supplier is still writing (suppliers rarely use temp-name-then-rename).
@@ -57,6 +65,19 @@ class SftpConfig(BaseModel):
 
         check_folder(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> "SftpConfig":
+        if self.private_key is not None and self.key_file is not None:
+            raise ValueError("set either extra 'private_key' or 'key_file', not both")
+        if not self.uses_key and not self.password.get_secret_value():
+            raise ValueError("no credential: set the Connection password or a private key extra")
+        return self
+
+    @property
+    def uses_key(self) -> bool:
+        """Key login: the password field then only unlocks the key, it is never sent."""
+        return self.private_key is not None or self.key_file is not None
 
     @property
     def where(self) -> str:
@@ -100,6 +121,8 @@ class SftpConfig(BaseModel):
             raise FatalError("SFTP_CONFIG", f"unknown connection extras {unknown}; known: {list(_EXTRA_FIELDS)}")
         if not extras.get("known_hosts"):
             raise FatalError("SFTP_CONFIG", "extra 'known_hosts' is required (path of an OpenSSH known_hosts file)")
+        for empty in [k for k in ("private_key", "key_file") if k in extras and not extras[k]]:
+            del extras[empty]  # Airflow's UI saves untouched fields as ""
         fields: dict[str, Any] = {"host": host, "username": login, "password": password, **extras}
         if port is not None:
             fields["port"] = port

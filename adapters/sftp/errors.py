@@ -2,13 +2,16 @@
 
 | code                  | class     | when                                                        |
 | --------------------- | --------- | ----------------------------------------------------------- |
-| SFTP_AUTH             | fatal     | server rejected user/password                               |
+| SFTP_AUTH             | fatal     | server rejected user/password or key                        |
+| SFTP_KEY              | fatal     | private key unreadable, unknown type or wrong passphrase    |
 | SFTP_HOST_KEY         | fatal     | server key unknown to, or different from, known_hosts       |
 | SFTP_UNAVAILABLE      | retriable | refused, timeout, DNS, EOF, SSH transport dropped           |
 | SFTP_REMOTE_FAILURE   | retriable | server answered a request with a generic failure            |
 | SFTP_FOLDER_MISSING   | fatal     | a configured folder does not exist on the server            |
 | SFTP_PERMISSION       | fatal     | server denied access to a folder or file                    |
 | SFTP_FILE_VANISHED    | skippable | a listed file is gone when we read / move it                |
+| SFTP_FILE_CHANGED     | skippable | a file changed while (or right before) we read it: still    |
+|                       |           | being written; left alone, collected by a later run         |
 | SFTP_TARGET_EXISTS    | skippable | upload target exists with different content                 |
 | SFTP_BAD_NAME         | skippable | file name is not a plain, printable basename (fatal for a   |
 |                       | / fatal   | configured folder)                                          |
@@ -130,8 +133,8 @@ def classify_connect_error(exc: BaseException, *, where: str, username: str, kno
     if isinstance(exc, paramiko.AuthenticationException):
         return FatalError(
             "SFTP_AUTH",
-            f"authentication failed for user {username!r}; check the login and password of the "
-            "SFTP connection (the account may also be locked on the supplier side)",
+            f"authentication failed for user {username!r}; check the login and the password or "
+            "private key of the SFTP connection (the account may also be locked on the supplier side)",
             where,
         )
     if isinstance(exc, paramiko.BadHostKeyException):

@@ -14,7 +14,7 @@ import secrets
 import stat
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Iterator
@@ -46,6 +46,16 @@ class RemoteFile:
     name: str
     size: int
     mtime: float  #: server mtime, seconds since the epoch (server clock)
+
+
+@dataclass
+class Listing:
+    folder: str
+    ready: list[RemoteFile] = field(default_factory=list)
+    #: younger than min_file_age_seconds: maybe still being written
+    waiting: list[RemoteFile] = field(default_factory=list)
+    #: (name, problem) of entries whose names are unsafe
+    rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
 class SftpHook:
@@ -82,17 +92,20 @@ class SftpHook:
                 cfg.where,
             ) from None
         client.set_missing_host_key_policy(StrictRejectPolicy())
+        pkey = load_private_key(cfg) if cfg.uses_key else None
         try:
             client.connect(
                 cfg.host,
                 port=cfg.port,
                 username=cfg.username,
-                password=cfg.password.get_secret_value(),
+                # With a key the password is its passphrase (already used above), never sent.
+                password=None if pkey is not None else cfg.password.get_secret_value(),
+                pkey=pkey,
                 timeout=cfg.timeout,
                 banner_timeout=cfg.timeout,
                 auth_timeout=cfg.timeout,
                 channel_timeout=cfg.timeout,
-                # Only the configured password: never try keys or an agent found on the worker.
+                # Only the configured credential: never try keys or an agent found on the worker.
                 allow_agent=False,
                 look_for_keys=False,
             )
@@ -151,12 +164,17 @@ class SftpHook:
         ``min_file_age_seconds`` before ``now`` (default: this machine's clock), sorted by
         (mtime, name). Hidden files and ``*.part`` names are in-progress uploads and skipped;
         names that are not plain printable basenames are skipped with a warning."""
+        return self.scan(folder, now).ready
+
+    def scan(self, folder: str | None = None, now: float | None = None) -> "Listing":
+        """One listing of ``folder`` split into ready files, files still too young, and
+        entries whose names were rejected (left on the server; the caller records them)."""
         folder = check_folder(self.config.inbox_folder if folder is None else folder, self.config.where)
         now = time.time() if now is None else now
         cutoff = now - self.config.min_file_age_seconds
         with self._classified(folder, missing="folder"):
             entries = self.sftp.listdir_attr(folder)
-        ready: list[RemoteFile] = []
+        listing = Listing(folder=folder)
         for entry in entries:
             name = entry.filename
             if name.startswith(".") or name.endswith(TEMP_SUFFIX):
@@ -167,15 +185,23 @@ class SftpHook:
             if problem:
                 # It stays on the server untouched (nothing is lost); a human must rename it.
                 log.warning("SFTP %s/%s: skipping file %r: %s", self.config.where, folder, name, problem)
+                listing.rejected.append((name, problem))
                 continue
             # Whole seconds (SFTP v3 has no sub-second mtime): a file can look up to 1 s older
             # than it is, which min_file_age_seconds (default 10) absorbs.
             mtime = float(entry.st_mtime or 0)
-            if mtime > cutoff:
-                continue  # maybe still being written
-            ready.append(RemoteFile(path=_join(folder, name), name=name, size=int(entry.st_size or 0), mtime=mtime))
-        ready.sort(key=lambda f: (f.mtime, f.name))
-        return ready
+            remote = RemoteFile(path=_join(folder, name), name=name, size=int(entry.st_size or 0), mtime=mtime)
+            (listing.waiting if mtime > cutoff else listing.ready).append(remote)
+        listing.ready.sort(key=lambda f: (f.mtime, f.name))
+        return listing
+
+    def stat_file(self, path: str) -> RemoteFile:
+        """Size and mtime of one file now (a second look right before download tells a file
+        still being written from a finished one)."""
+        folder, name = check_path(path, self.config.where)
+        with self._classified(path):
+            attrs = self.sftp.stat(path)
+        return RemoteFile(path=path, name=name, size=int(attrs.st_size or 0), mtime=float(attrs.st_mtime or 0))
 
     def read_bytes(self, path: str) -> bytes:
         """The whole file (for small files; stream large ones with :meth:`open_read`)."""
@@ -329,6 +355,41 @@ class SftpHook:
             self.sftp.remove(path)
         except Exception:  # noqa: BLE001 - best effort cleanup; the original error matters more
             pass
+
+
+_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+
+
+def load_private_key(config: SftpConfig) -> paramiko.PKey:
+    """The Connection's private key (``private_key`` text or ``key_file``), unlocked with the
+    Connection password if it is encrypted. FatalError SFTP_KEY if it cannot be used; the
+    message names the key source only, never its content or the passphrase."""
+    passphrase = config.password.get_secret_value() or None
+    if config.key_file is not None:
+        source = f"key_file {str(config.key_file)!r}"
+        try:
+            text = config.key_file.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FatalError("SFTP_KEY", f"cannot read {source} ({type(exc).__name__}); fix the path or its "
+                             "permissions", config.where) from None
+    else:
+        source = "extra 'private_key'"
+        text = config.private_key.get_secret_value() if config.private_key is not None else ""
+    encrypted = False
+    for key_class in _KEY_CLASSES:
+        try:
+            return key_class.from_private_key(io.StringIO(text), password=passphrase)
+        except paramiko.PasswordRequiredException:
+            encrypted = True
+        except (paramiko.SSHException, ValueError, TypeError, IndexError):
+            # Also what a wrong passphrase looks like for some formats: try the next type.
+            continue
+    if encrypted and not passphrase:
+        hint = "the key is encrypted: put its passphrase in the Connection password"
+    else:
+        hint = ("not an RSA, ECDSA or Ed25519 private key in PEM/OpenSSH format, or the passphrase (the "
+                "Connection password) is wrong")
+    raise FatalError("SFTP_KEY", f"cannot load the private key from {source}: {hint}", config.where)
 
 
 class _ClassifiedReader(io.RawIOBase):

@@ -131,6 +131,39 @@ class WmsHook:
                                                         "the ShipmentNotice now says otherwise", where)
         return {"wms_id": asn["id"], "asn_code": asn["asn_code"], "status": asn["asn_status"]}
 
+    def cancel_inbound(self, asn_no: str) -> dict[str, Any]:
+        """Withdraw the expected receipt of ``asn_no``; idempotent.
+
+        Returns ``{asn_code, wms_id, withdrawn}``: ``withdrawn`` is False when the WMS holds no
+        inbound for ``asn_no`` (never created, or withdrawn by an earlier call), which counts as
+        done. An inbound past status 1 is refused with ``SkippableError WMS_CANCEL_TOO_LATE``:
+        the goods are on their way in or counted, and a person in the warehouse has to decide.
+        """
+        where = f"asn {asn_no}"
+        asn = self.find_inbound(asn_no)
+        if asn is None:
+            return {"asn_code": None, "wms_id": None, "withdrawn": False}
+        self._refuse_if_too_late(asn, where)
+        try:
+            self._call("DELETE", f"/asn/list/{asn['id']}/", where)
+        except (FatalError, SkippableError) as exc:
+            # 404: gone meanwhile (another worker withdrew it); "Status Is Not '1'": received
+            # meanwhile. Either way the WMS's current state decides, not the error text.
+            now = self.find_inbound(asn_no)
+            if now is None:
+                return {"asn_code": asn["asn_code"], "wms_id": asn["id"], "withdrawn": False}
+            self._refuse_if_too_late(now, where)
+            raise exc from None
+        log.info("wms withdrew %s for asn %s", asn["asn_code"], asn_no)
+        return {"asn_code": asn["asn_code"], "wms_id": asn["id"], "withdrawn": True}
+
+    @staticmethod
+    def _refuse_if_too_late(asn: dict[str, Any], where: str) -> None:
+        refusal = translate.inbound_cancel_refusal(asn)
+        if refusal is not None:
+            raise SkippableError("WMS_CANCEL_TOO_LATE", f"{asn['asn_code']} cannot be withdrawn any more ({refusal}); "
+                                                        "the warehouse has to resolve it", where)
+
     def get_receipt(self, asn_code: str, asn_no: str | None = None) -> dict[str, Any] | None:
         """Neutral receipt for a counted ASN (status >= 4), else None."""
         where = f"asn_code {asn_code}"

@@ -77,6 +77,22 @@ def expected_receipt_from_asn(asn: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: GreaterWMS ASN status numbers (protocols/wms.md §2.3; labels inferred from the endpoint names)
+ASN_STATUS_LABELS = {1: "created", 2: "pre-load (shipped)", 3: "pre-sort (arrived)", 4: "counted", 5: "put away"}
+
+
+def inbound_cancel_refusal(asn_row: dict[str, Any]) -> str | None:
+    """Why an expected receipt can no longer be withdrawn, or None while it can.
+
+    GreaterWMS deletes an ASN only at status 1 (``AsnListViewSet.destroy``): once the truck is
+    announced, arrived or counted the inbound is the warehouse's, and only a person there can undo it.
+    """
+    status = int(asn_row.get("asn_status") or 0)
+    if status == 1:
+        return None
+    return f"WMS status {status}, {ASN_STATUS_LABELS.get(status, 'unknown')}"
+
+
 def _iso(greaterwms_time: str | None) -> str | None:
     # GreaterWMS renders naive server-local time as "YYYY-MM-DD HH:MM:SS"; we keep it naive
     return greaterwms_time.replace(" ", "T", 1) if greaterwms_time else None

@@ -37,8 +37,8 @@ def open_po_lines(session: Session, exclude_asn_key: str | None = None) -> dict[
     announced: dict[tuple[str, int], Decimal] = {}
     for asn in documents.current(session, "ShipmentNotice"):
         assert isinstance(asn, ShipmentNotice)
-        if asn.business_key == exclude_asn_key:
-            continue
+        if asn.business_key == exclude_asn_key or asn.status == "cancelled":
+            continue  # a cancelled ASN no longer claims any quantity
         for line in asn.lines:
             if line.po_number and line.po_line_no:
                 key = (line.po_number, line.po_line_no)

@@ -5,11 +5,12 @@ with its evidence and stores what is good.
 """
 from __future__ import annotations
 
-from canonical_model.documents import ShipmentNotice
+from canonical_model.documents import OrderResponse, ShipmentNotice
 from canonical_model.store import Store, documents, ledger
 from canonical_model.store.tables import InboxRow
 from collaboration import alerts
 from hub.errors import SkippableError
+from hub.flows import acks
 from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error
 from hub.flows.supplier_collect import CHANNEL
 from hub.partners import get_partner
@@ -27,6 +28,14 @@ def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
         with store.session() as session:
             inbox = session.get(InboxRow, inbox_id)
             data = ledger.read_raw(store, session, inbox.sha256)
+            # a CONTRL/997/999 answers something we sent: it updates the interchange register
+            # and is not translated (there is no canonical document in it)
+            got = acks.apply_inbound_acks(session, partner_id, data, inbox) if acks.is_ack(data) else None
+            if got is not None:
+                counts["quarantined"] += got["quarantined"]
+                ledger.mark(inbox, "quarantined" if got["quarantined"] and not got["matched"] else "processed",
+                            f"acknowledgement: {got['matched']} of {got['acks']} matched")
+                continue
             result = translate(data, inbox.name, partner=partner_id, charset_policy=profile.edi.charset_policy)
             inbox.control_ref = result.control_ref
             earlier = result.control_ref and ledger.find_control_ref(
@@ -36,14 +45,18 @@ def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
                                        f"interchange {result.control_ref} from {partner_id} was already received "
                                        f"as {earlier.name}; not processed again", inbox.name)
                 counts["quarantined"] += quarantine_error(session, error, inbox=inbox)
+                counts["alerts"] += acks.duplicate_alert(session, partner_id, result.control_ref, earlier, inbox)
                 ledger.mark(inbox, "duplicate", error.as_line())
                 continue
+            # registered and answered (CONTRL/997 queued) before the content is judged: the ack
+            # reports the envelope's syntax, business rejections are quarantine + alerts
+            acks.acknowledge_inbound(session, profile, data, inbox)
             for error in result.errors:
                 counts["quarantined"] += quarantine_error(session, error, inbox=inbox)
             stored, failed = _store_documents(session, result.documents, inbox, profile)
             counts["documents"] += stored
             counts["quarantined"] += failed
-            counts["alerts"] += _raise_alerts(session, [d for d in result.documents if isinstance(d, ShipmentNotice)])
+            counts["alerts"] += _raise_alerts(session, result.documents)
             ledger.mark(inbox, "processed" if stored and not result.errors and not failed else
                         "partially_processed" if stored else "quarantined")
     return counts
@@ -68,13 +81,17 @@ def _store_documents(session, docs, inbox, profile) -> tuple[int, int]:
     return stored, failed
 
 
-def _raise_alerts(session, asns: list[ShipmentNotice]) -> int:
+def _raise_alerts(session, docs) -> int:
+    """Rules on what was just stored: short shipments, rejected or changed order lines."""
     purchase_orders = purchase_orders_by_number(session)
     raised = 0
-    for asn in asns:
-        stored = documents.get(session, "ShipmentNotice", asn.business_key)
+    for doc in docs:
+        if not isinstance(doc, (ShipmentNotice, OrderResponse)):
+            continue
+        stored = documents.get(session, doc.type, doc.business_key)
         if stored is None:
             continue  # quarantined whole: the quarantine row is the signal, not an alert
-        for alert in alerts.short_shipment(stored, purchase_orders):
+        rule = alerts.short_shipment if isinstance(stored, ShipmentNotice) else alerts.order_response
+        for alert in rule(stored, purchase_orders):
             raised += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
     return raised

@@ -2,21 +2,24 @@
 
 Planning puts one outbox row per (PO, version) with its interchange already written, so the
 control reference is taken from the partner's counter exactly once and a rerun neither
-rewrites nor re-sends anything. Delivery uploads over SFTP (temp name, then rename).
+rewrites nor re-sends anything. Delivery uploads over SFTP (temp name, then rename), for every
+outbox row of the partner (ORDERS and the CONTRL/997 acks hub.flows.acks queues), and registers
+each interchange sent so the partner's acknowledgement can be matched and chased.
 """
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 from adapters.edi.messages import purchase_order_to_orders
-from adapters.sftp.config import SftpConfig
 from adapters.sftp.hook import SftpHook
 from canonical_model.documents import PurchaseOrder
 from canonical_model.store import Store, documents, outbox, state
-from canonical_model.store.tables import OutboxRow
+from canonical_model.store.tables import OutboxRow, utcnow
 from hub.outbox import DispatchReport, dispatch
 from hub.partners import get_partner, load_partners
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 TARGET = "supplier_sftp"
 
@@ -44,19 +47,26 @@ def plan_orders(store: Store, partner_id: str) -> dict[str, int]:
     return {"planned": planned}
 
 
-def deliver_orders(store: Store, partner_id: str) -> DispatchReport:
+def deliver_outbox(store: Store, partner_id: str, now: dt.datetime | None = None) -> DispatchReport:
+    """Upload every due ``supplier_sftp`` outbox row of the partner (ORDERS, our ACKs, ...) and
+    register each EDI interchange it carried in the interchange register, in the same
+    transaction that marks the row sent (hub.flows.acks.register_sent)."""
+    from hub.flows.acks import register_sent
+
     profile = get_partner(partner_id)
     hook: SftpHook | None = None
 
     def upload(row: OutboxRow) -> dict:
         nonlocal hook
         if hook is None:
-            hook = SftpHook(SftpConfig.from_conn_id(profile.sftp_conn_id)).connect()
+            hook = SftpHook(profile.sftp_config()).connect()
         path = hook.upload_atomic(None, row.payload["filename"], base64.b64decode(row.payload["content_b64"]))
-        return {"path": path}
+        session = object_session(row)
+        registered = register_sent(session, row, profile, utcnow()) if session is not None else None
+        return {"path": path, **({"interchange": registered.control_ref} if registered is not None else {})}
 
     try:
-        return dispatch(store, TARGET, upload, only=lambda row: row.payload.get("partner") == partner_id)
+        return dispatch(store, TARGET, upload, now=now, only=lambda row: row.payload.get("partner") == partner_id)
     finally:
         if hook is not None:
             hook.close()

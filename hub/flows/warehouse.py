@@ -1,7 +1,11 @@
 """Hub -> WMS -> hub -> ERP: expected receipts before the truck arrives, then what was counted.
 
-1. ``plan_expected_receipts``: one outbox row per ShipmentNotice (key: supplier/ASN).
-2. ``deliver_expected_receipts``: create the inbound at the WMS (the hook is idempotent too).
+1. ``plan_expected_receipts``: one outbox row per ShipmentNotice (key: supplier/ASN). A
+   cancelled ASN whose inbound was sent gets a second row, ``wms:cancel_inbound:<key>``, that
+   withdraws it; one that was not sent yet is never pushed.
+2. ``deliver_expected_receipts``: create (or withdraw) the inbound at the WMS (the hook is
+   idempotent too). A withdrawal the WMS refuses because receiving has started is parked in
+   the outbox and raises ASN_CANCEL_TOO_LATE for the warehouse.
 3. ``collect_receipts``: for each inbound the WMS has counted, store a ``Receipt`` and a
    ``Batch`` per supplier batch, raise mismatch alerts, and plan the ERP stock receipt.
 4. ``deliver_erp_receipts``: post the receipt to Kingdee (Save -> Submit -> Audit, once).
@@ -21,9 +25,10 @@ from canonical_model.documents import Batch, Receipt, ReceiptLine, ShipmentNotic
 from canonical_model.store import Store, documents, outbox
 from canonical_model.store.tables import OutboxRow
 from collaboration import alerts
-from hub.errors import SkippableError
+from hub.errors import FatalError, SkippableError
 from hub.flows.common import quarantine_error
 from hub.outbox import DispatchReport, dispatch
+from hub.partners import pushes_enabled
 from mappings.crosswalk import error_code, load_crosswalk
 
 WMS = "wms"
@@ -31,10 +36,18 @@ ERP = "kingdee"
 
 
 def plan_expected_receipts(store: Store) -> dict[str, int]:
-    planned = quarantined = 0
+    """``planned`` counts new outbox rows, creations and withdrawals alike; ``held`` the ASNs of
+    partners not yet live (pilot/parallel: processed and compared, never pushed)."""
+    planned = quarantined = held = 0
     with store.session() as session:
         for asn in documents.current(session, "ShipmentNotice"):
             key = f"{WMS}:create_inbound:{asn.business_key}"
+            if asn.status == "cancelled":
+                planned += _plan_withdrawal(session, asn, key) == "planned"
+                continue
+            if not _partner_is_live(asn.supplier_id):
+                held += 1
+                continue
             try:
                 payload = expected_receipt_from_asn(asn.content())
             except SkippableError as error:
@@ -44,11 +57,54 @@ def plan_expected_receipts(store: Store) -> dict[str, int]:
             payload["asn_no"] = asn.business_key  # unique across suppliers; the WMS keeps it as asn_ref
             planned += outbox.enqueue(session, target=WMS, operation="create_inbound", idempotency_key=key,
                                       payload=payload)[1]
-    return {"planned": planned, "quarantined": quarantined}
+    return {"planned": planned, "quarantined": quarantined, "held": held}
+
+
+def _partner_is_live(partner_id: str) -> bool:
+    try:
+        return pushes_enabled(partner_id)
+    except FatalError:
+        return False  # no profile: never push what nobody onboarded
+
+
+def _plan_withdrawal(session, asn: ShipmentNotice, create_key: str) -> str:
+    """What a cancelled ASN needs at the WMS: ``planned`` (a new withdrawal row), ``held`` (its
+    unsent create row stopped), or ``none``."""
+    create = session.scalars(select(OutboxRow).where(OutboxRow.idempotency_key == create_key)).first()
+    if create is None or create.status == "failed":
+        return "none"  # the WMS never got it: nothing to withdraw, and nothing will be pushed
+    if create.status == "pending":
+        # not delivered yet: stop it here rather than create an inbound only to delete it
+        outbox.mark_failed(create, f"{asn.business_key}: ASN_CANCELLED the supplier cancelled the ASN "
+                                   f"before it reached the WMS; not pushed")
+        return "held"
+    key = f"{WMS}:cancel_inbound:{asn.business_key}"
+    payload = {"asn_no": asn.business_key, "asn_code": (create.result or {}).get("asn_code")}
+    return "planned" if outbox.enqueue(session, target=WMS, operation="cancel_inbound", idempotency_key=key,
+                                       payload=payload)[1] else "none"
 
 
 def deliver_expected_receipts(store: Store, wms: WmsHook, now: dt.datetime | None = None) -> DispatchReport:
-    return dispatch(store, WMS, lambda row: wms.create_inbound(**row.payload), now=now)
+    def push(row: OutboxRow) -> dict | None:
+        if row.operation == "cancel_inbound":
+            return _withdraw(store, wms, row)
+        return wms.create_inbound(**row.payload)
+
+    return dispatch(store, WMS, push, now=now)
+
+
+def _withdraw(store: Store, wms: WmsHook, row: OutboxRow) -> dict:
+    try:
+        return wms.cancel_inbound(row.payload["asn_no"])
+    except SkippableError as error:
+        if error.code == "WMS_CANCEL_TOO_LATE":
+            # the outbox parks the row (failed, with this error); the alert tells someone to act
+            with store.session() as session:
+                asn = documents.get(session, "ShipmentNotice", row.payload["asn_no"])
+                if asn is not None:
+                    documents.upsert(session, alerts.asn_cancel_too_late(
+                        asn, row.payload.get("asn_code") or "?", error.message), actor="rules")
+        raise
 
 
 def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
@@ -61,6 +117,11 @@ def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
         receipt_id = f"RCV-{asn_code}"
         with store.session() as session:
             if documents.get(session, "Receipt", receipt_id) is not None:
+                continue
+            asn = documents.get(session, "ShipmentNotice", asn_key)
+            if asn is not None and asn.status == "cancelled":
+                # withdrawn, or refused too late and in the warehouse's hands (ASN_CANCEL_TOO_LATE):
+                # either way no Receipt or ERP booking comes from a cancelled ASN automatically
                 continue
         wms_receipt = wms.get_receipt(asn_code, asn_key)
         if wms_receipt is None or not wms_receipt.get("complete"):

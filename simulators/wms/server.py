@@ -27,6 +27,13 @@ Simulator extensions and inferences, marked so nobody mistakes them for GreaterW
 * error texts not listed as confirmed in the spec (unknown goods, bins) are our wording.
 * one tenant: every valid token sees the same data (GreaterWMS separates data by openid).
 * ``state.down`` / ``state.fail_next`` are fault injection, answered before auth as a proxy would.
+
+``DELETE /asn/list/{id}/`` follows GreaterWMS ``asn/views.py`` ``AsnListViewSet.destroy``: allowed
+only while ``asn_status`` is 1 (then the header and its lines disappear from every list and the
+lines' quantities leave ``goods_qty`` / ``asn_stock``), otherwise HTTP 500
+``{"detail": "This ASN Status Is Not '1'"}``; an id that is not (or no longer) there is DRF's 404
+``{"detail": "Not found."}``. GreaterWMS soft-deletes (``is_delete``); the simulator drops the rows,
+which no client can tell apart.
 """
 from __future__ import annotations
 
@@ -261,6 +268,7 @@ def _filter(rows: list[dict[str, Any]], query: dict[str, str], fields: tuple[str
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/asn/list/$"), "get_asn_list"),
     ("POST", re.compile(r"^/asn/list/$"), "post_asn_list"),
+    ("DELETE", re.compile(r"^/asn/list/(\d+)/$"), "delete_asn_list"),
     ("GET", re.compile(r"^/asn/detail/$"), "get_asn_detail"),
     ("POST", re.compile(r"^/asn/detail/$"), "post_asn_detail"),
     ("POST", re.compile(r"^/asn/preload/(\d+)/$"), "post_preload"),
@@ -400,6 +408,23 @@ class WmsHandler(BaseHTTPRequestHandler):
             del row["asn_ref"]
         state.asns.append(row)
         return 200, dict(row)
+
+    def delete_asn_list(self, query: dict[str, str], body: dict, asn_id: str) -> tuple[int, Any]:
+        state = self.state
+        asn = next((a for a in state.asns if a["id"] == int(asn_id)), None)
+        if asn is None:
+            raise ApiError(404, {"detail": "Not found."})  # DRF get_object() on a missing/deleted row
+        if asn["asn_status"] != 1:
+            raise _business("This ASN Status Is Not '1'")
+        now = _now()
+        for line in state.lines_of(asn["asn_code"]):
+            stock = state.stock[line["goods_code"]]
+            stock["goods_qty"] -= line["goods_qty"]
+            stock["asn_stock"] -= line["goods_qty"]
+            stock["update_time"] = now
+        state.details = [d for d in state.details if d["asn_code"] != asn["asn_code"]]
+        state.asns.remove(asn)
+        return 200, dict(asn)
 
     # -- ASN lines ------------------------------------------------------------------------
     def get_asn_detail(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:

@@ -55,3 +55,57 @@ def test_receipt_count_differing_from_asn_raises_mismatch():
     exact = receipt.model_copy(update={"lines": [l.model_copy(update={"quantity": shipment.lines[i].quantity})
                                                  for i, l in enumerate(receipt.lines)]})
     assert receipt_mismatch(exact, shipment) == []
+
+
+# -- cancellations and order responses -----------------------------------------------------
+
+from canonical_model.documents import OrderResponse  # noqa: E402
+from collaboration.alerts import asn_cancel_too_late, order_response  # noqa: E402
+
+
+def test_a_cancelled_asn_is_never_short():
+    short = asn((1, "M-1", "10"))
+    assert len(short_shipment(short, {"PO-1": PO})) == 1
+    assert short_shipment(short.model_copy(update={"status": "cancelled"}), {"PO-1": PO}) == []
+
+
+def response(status, *lines, number="RSP-1") -> OrderResponse:
+    return OrderResponse(po_number="PO-1", supplier_id="SUP-001", response_number=number, status=status,
+                         lines=[dict(line_no=n, action=a, **kw) for n, a, kw in lines])
+
+
+def test_rejected_and_changed_lines_raise_one_alert_each_for_the_buyer():
+    dated = PO.model_copy(update={"lines": [PO.lines[0].model_copy(update={"delivery_date": dt.date(2026, 12, 1)}),
+                                            PO.lines[1]]})
+    got = order_response(response("changed", (1, "changed", {"quantity": "80", "delivery_date": "2026-12-08"}),
+                                  (2, "rejected", {"reason": "Discontinued"})), {"PO-1": dated})
+    assert [(a.alert_type, a.alert_id, a.responsible_party, a.severity) for a in got] == [
+        ("ORDER_CHANGED", "ORDER_CHANGED:SUP-001:PO-1:1", "buyer", "warning"),
+        ("ORDER_REJECTED", "ORDER_REJECTED:SUP-001:PO-1:2", "buyer", "critical")]
+    changed, rejected = got
+    assert "promises 80 H87, ordered 100" in changed.message
+    assert "delivers on 2026-12-08, requested 2026-12-01" in changed.message
+    assert "rejected PO PO-1 line 2" in rejected.message and "Discontinued" in rejected.message
+    assert [(s.type, s.key) for s in changed.subjects] == [("PurchaseOrder", "PO-1"),
+                                                           ("OrderResponse", "SUP-001/PO-1")]
+
+
+def test_accepted_lines_raise_nothing_unless_they_differ_from_the_po():
+    same = response("accepted", (1, "accepted", {"quantity": "100"}), (2, "accepted", {}))
+    assert order_response(same, {"PO-1": PO}) == []
+    assert order_response(same) == []  # no PO known: a confirmation, not a change
+    (alert,) = order_response(response("accepted", (2, "accepted", {"quantity": "45"})), {"PO-1": PO})
+    assert alert.alert_type == "ORDER_CHANGED" and "promises 45 H87, ordered 50" in alert.message
+
+
+def test_a_whole_order_rejection_without_lines_raises_one_alert():
+    (alert,) = order_response(response("rejected"))
+    assert alert.alert_id == "ORDER_REJECTED:SUP-001:PO-1" and alert.responsible_party == "buyer"
+    assert order_response(response("accepted")) == []
+
+
+def test_cancel_too_late_names_the_warehouse_and_the_inbound():
+    alert = asn_cancel_too_late(asn((1, "M-1", "10")), "ASN00000007", "WMS status 4")
+    assert (alert.alert_type, alert.responsible_party, alert.alert_id) == (
+        "ASN_CANCEL_TOO_LATE", "warehouse", "ASN_CANCEL_TOO_LATE:SUP-001/ASN-1")
+    assert "ASN00000007" in alert.message and "status 4" in alert.message

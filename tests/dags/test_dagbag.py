@@ -46,3 +46,29 @@ def test_dagbag_loads_without_import_errors(tmp_path: Path):
     for dag_id, info in report["dags"].items():
         assert info["doc"] and info["tags"] and info["owner"] == "integration", dag_id
         assert info["max_active_runs"] == 1 and info["tasks"] >= 1, dag_id
+
+
+def test_supplier_inbound_waits_per_partner_with_a_deferrable_sensor(tmp_path: Path):
+    code = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'supplier_inbound.py')!r}); "
+        "d = bag.dags['supplier_inbound']; t = d.task_dict; "
+        "print(json.dumps({'ids': sorted(t), 'sensor': type(t['per_partner.wait_for_files']).__name__, "
+        "'soft_fail': t['per_partner.wait_for_files'].soft_fail, "
+        "'up': {k: sorted(t[k].upstream_task_ids) for k in t}, "
+        "'heavy': [m for m in ('paramiko', 'asyncssh', 'sqlalchemy.orm') if m in __import__('sys').modules]}))"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["sensor"] == "SftpInboxSensor" and info["soft_fail"] is True
+    # (every task in the mapped group also depends on `partners`, whose output it is mapped over)
+    assert "per_partner.wait_for_files" in info["up"]["per_partner.collect"]
+    assert "per_partner.collect" in info["up"]["per_partner.process"]
+    assert info["up"]["per_partner.wait_for_files"] == ["partners"]
+    # parsing the DAG must not pull in the SSH libraries (they load when the task runs)
+    assert "paramiko" not in info["heavy"] and "asyncssh" not in info["heavy"]

@@ -54,14 +54,16 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     # 3 good DESADVs + 1 for an unknown PO + 1 identical re-drop (recognised, not processed)
     assert counts["supplier files in"] == (4, "1 duplicate drop(s) ignored")
     assert counts["ASNs stored"][0] == 3
+    # one CONTRL per interchange processed (3 ASNs + the one for an unknown PO; not the re-drop)
+    assert counts["acknowledgements sent (CONTRL/997)"] == (4, "")
     # the ASN for an unknown PO: both of its lines, each with its own location
     assert counts["quarantined"] == (2, "PO_NOT_FOUND 2")
     assert counts["expected receipts pushed (WMS)"] == (3, "")
     assert counts["receipts stored"] == (3, "6 batch record(s)")
     assert counts["receipts posted (Kingdee STK_InStock)"] == (3, "")
     assert counts["alerts open"] == (1, "SHORT_SHIPMENT 1")
-    for dag_id in ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "wms_expected_receipts",
-                   "wms_receipts_to_erp"):
+    for dag_id in ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "supplier_acks",
+                   "wms_expected_receipts", "wms_receipts_to_erp"):
         assert f"DAG {dag_id}: success" in first.stderr
 
     second = run_demo(tmp_path / "var", base)

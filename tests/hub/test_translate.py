@@ -5,7 +5,6 @@ import datetime as dt
 from decimal import Decimal
 
 from canonical_model.documents import PurchaseOrder, ShipmentNotice, ShipmentNoticeLine
-from hub.errors import FatalError
 from hub.translate import translate
 
 
@@ -86,8 +85,8 @@ def test_mapping_error_is_located_in_the_file_and_neighbours_go_on():
 
 
 def test_unknown_message_type_is_unsupported_and_others_still_translate():
-    invoic = ["UNH+9+INVOIC:D:96A:UN:EAN008", "BGM+380+INV1", "UNT+3+9"]
-    result = translate(edi(UNB, *invoic, *desadv("2", "ASN-2"), "UNZ+2+ICR1"), "mix.edi")
+    unmapped = ["UNH+9+PRICAT:D:96A:UN:EAN008", "BGM+9+P1", "UNT+3+9"]
+    result = translate(edi(UNB, *unmapped, *desadv("2", "ASN-2"), "UNZ+2+ICR1"), "mix.edi")
     assert [d.asn_number for d in result.documents] == ["ASN-2"]
     assert [(e.code, e.where) for e in result.errors] == [("UNSUPPORTED_MESSAGE", "mix.edi:segment 2 (UNH, line 3)")]
 
@@ -159,14 +158,6 @@ def test_binary_junk():
     # junk that starts like EDIFACT goes to the parser and must come back as errors, not a crash
     result = translate(b"UNB+" + junk, "junk2.edi")
     assert result.documents == [] and result.errors
-
-
-def test_x12_is_unsupported_for_now():
-    data = b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *261124*0815*U*00401*000000001*0*P*>~"
-    result = translate(data, "po.x12")
-    assert len(result.errors) == 1
-    err = result.errors[0]
-    assert isinstance(err, FatalError) and err.code == "UNSUPPORTED_FORMAT" and "X12" in err.message
 
 
 def test_every_truncation_is_reported_never_raised():

@@ -199,3 +199,34 @@ def test_down_and_injected_failures_answer_without_json(wms, http):
 def test_unknown_routes_and_methods(wms, http):
     assert call(http, wms, "GET", "/asn/nothing/").status_code == 404
     assert call(http, wms, "DELETE", "/asn/list/").status_code == 405
+
+
+# -- DELETE /asn/list/{id}/ (GreaterWMS AsnListViewSet.destroy) ----------------------------------
+
+def stock_of(http, server, code: str) -> dict:
+    return call(http, server, "GET", "/stock/list/", params={"goods_code": code}).json()["results"][0]
+
+
+def test_delete_at_status_1_removes_asn_lines_and_expected_stock(wms, http):
+    keep = new_asn(http, wms, {"1.02.0033": 5})
+    asn = new_asn(http, wms, {"1.02.0033": 20, "1.02.0041": 7})
+    assert stock_of(http, wms, "1.02.0033")["asn_stock"] == 25
+    resp = call(http, wms, "DELETE", f"/asn/list/{asn['id']}/")
+    assert resp.status_code == 200 and resp.json()["asn_code"] == asn["asn_code"]
+    codes = [r["asn_code"] for r in call(http, wms, "GET", "/asn/list/").json()["results"]]
+    assert codes == [keep["asn_code"]]
+    assert call(http, wms, "GET", "/asn/detail/", params={"asn_code": asn["asn_code"]}).json()["count"] == 0
+    s33, s41 = stock_of(http, wms, "1.02.0033"), stock_of(http, wms, "1.02.0041")
+    assert (s33["asn_stock"], s33["goods_qty"], s41["asn_stock"], s41["goods_qty"]) == (5, 5, 0, 0)
+    # a second DELETE finds nothing: DRF get_object() answers 404
+    again = call(http, wms, "DELETE", f"/asn/list/{asn['id']}/")
+    assert again.status_code == 404 and again.json() == {"detail": "Not found."}
+
+
+def test_delete_after_preload_is_refused_like_greaterwms(wms, http):
+    asn = new_asn(http, wms, {"1.02.0033": 20})
+    assert call(http, wms, "POST", f"/asn/preload/{asn['id']}/").status_code == 200
+    resp = call(http, wms, "DELETE", f"/asn/list/{asn['id']}/")
+    assert resp.status_code == 500 and resp.json() == {"detail": "This ASN Status Is Not '1'"}
+    assert call(http, wms, "GET", "/asn/list/", params={"asn_code": asn["asn_code"]}).json()["count"] == 1
+    assert call(http, wms, "DELETE", "/asn/list/").status_code == 405  # the collection cannot be deleted

@@ -402,3 +402,37 @@ def test_private_use_characters_in_data_are_not_taken_for_delimiters():
         b"PO1", "a\ue000b?+c\ue001d".encode("utf-8"))
     _, msgs = parse_all(data)
     assert msgs[0].segments[1].elements[1] == ["a\ue000b+c\ue001d"]
+
+
+# -- syntax 4 repetition separator ----------------------------------------------------------
+def test_syntax4_repeated_elements_first_in_elements_all_in_repetitions():
+    from adapters.edi.edifact import EdifactSegment, repetitions
+
+    data = ORDER.replace(b"UNOC:3", b"UNOC:4").replace(
+        b"BGM+220+PO1+9'", b"FTX+AAI+A1:A2*B1*C1:C2+x?*y+z'")
+    inter, msgs = parse_all(data)
+    ftx = msgs[0].segments[1]
+    assert isinstance(ftx, EdifactSegment)
+    assert ftx.elements == [["AAI"], ["A1", "A2"], ["x*y"], ["z"]]  # ?* is a literal *
+    assert ftx.repetitions == {1: [["A1", "A2"], ["B1"], ["C1", "C2"]]}
+    assert repetitions(ftx, 1) == [["A1", "A2"], ["B1"], ["C1", "C2"]]
+    assert repetitions(ftx, 2) == [["x*y"]] and repetitions(ftx, 9) == []
+    assert inter.errors == []
+
+
+def test_una_repetition_separator_only_counts_in_syntax4():
+    s4 = b"UNA:+.?#'" + ORDER.replace(b"UNOC:3", b"UNOC:4").replace(b"PO1", b"P1#P2")
+    _, msgs = parse_all(s4)
+    assert msgs[0].segments[1].elements[1] == ["P1"]
+    assert msgs[0].segments[1].repetitions == {1: [["P1"], ["P2"]]}
+    s3 = b"UNA:+.?#'" + ORDER.replace(b"PO1", b"P1#P2")
+    _, msgs = parse_all(s3)
+    assert msgs[0].segments[1].elements[1] == ["P1#P2"]  # reserved in syntax 3: plain data
+
+
+def test_syntax4_repetition_with_the_careful_path_and_small_chunks():
+    data = (ORDER.replace(b"UNOC:3", b"UNOC:4").replace(b"PO1", b"P?'1*P2")
+            .replace(b"'", b"'\r\n").replace(b"?'\r\n", b"?'"))
+    got = [(s.tag, s.elements, getattr(s, "repetitions", None))
+           for m in parse_interchange(io.BytesIO(data), chunk_size=3).iter_messages() for s in m.segments]
+    assert got[1] == ("BGM", [["220"], ["P'1"], ["9"]], {1: [["P'1"], ["P2"]]})

@@ -132,3 +132,169 @@ def test_desadv_segments():
         ("QTY", [["12", "0.1", "PCE"]]),
         ("CNT", [["2", "2"]]),
     ]
+
+
+# -- replacements / cancellations, ORDCHG, DELFOR ----------------------------------------------
+
+from adapters.edi.messages import (  # noqa: E402
+    changed_lines,
+    delivery_schedule_to_delfor,
+    purchase_order_to_ordchg,
+)
+from canonical_model.documents import DeliverySchedule, DeliveryScheduleLine  # noqa: E402
+from mappings.engine import MAPPINGS_DIR, load_mapping  # noqa: E402
+
+
+def test_desadv_message_function_follows_status_or_is_given():
+    _, (msg,) = read(shipment_notice_to_desadv(make_asn().model_copy(update={"status": "cancelled"}),
+                                               sender="S", recipient="H", control_ref="1", prepared=WHEN))
+    assert msg.segments[1].elements == [["351"], ["ASN-9"], ["1"]]
+    _, (msg,) = read(shipment_notice_to_desadv(make_asn(), sender="S", recipient="H", control_ref="2",
+                                               prepared=WHEN, message_function="5"))
+    assert msg.segments[1].get(2) == "5"
+    # and our own inbound mapping reads the status back
+    mapping = load_mapping(MAPPINGS_DIR / "edifact" / "DESADV_D96A.yaml")
+    _, (msg,) = read(shipment_notice_to_desadv(make_asn().model_copy(update={"status": "cancelled"}),
+                                               sender="S", recipient="H", control_ref="3", prepared=WHEN))
+    assert mapping.apply(msg.segments).status == "cancelled"
+
+
+def changed_po():
+    """make_po v2: line 1 quantity and date changed, line 2 deleted, line 3 added."""
+    old = make_po()
+    return old, old.model_copy(update={
+        "version": 2, "status": "changed",
+        "lines": [
+            old.lines[0].model_copy(update={"quantity": Decimal("15"), "delivery_date": dt.date(2024, 5, 27)}),
+            PurchaseOrderLine(line_no=3, material_id="M-300", quantity=Decimal("4"), uom="PCE"),
+        ],
+    })
+
+
+def test_changed_lines_by_line_number():
+    old, new = changed_po()
+    assert [(a, l.line_no) for a, l in changed_lines(new, old)] == [("3", 1), ("2", 2), ("1", 3)]
+    assert changed_lines(old, old) == []
+    assert [(a, l.line_no) for a, l in changed_lines(new, None)] == [("3", 1), ("3", 3)]
+
+
+def test_ordchg_replacement_carries_only_changed_lines():
+    old, new = changed_po()
+    data = purchase_order_to_ordchg(new, previous=old, sender="HUB", recipient="SUP", control_ref="78",
+                                    prepared=WHEN)
+    _, (msg,) = read(data)
+    assert (msg.type, msg.version, msg.release, msg.assoc_code) == ("ORDCHG", "D", "96A", "EAN008")
+    assert seg_texts(msg)[1:-1] == [
+        ("BGM", [["230"], ["PO-4711"], ["5"]]),
+        ("DTM", [["137", "20240502", "102"]]),
+        ("NAD", [["BY"], ["4012345000009", "", "9"]]),
+        ("NAD", [["SU"], ["4098765000002", "", "9"]]),
+        ("CUX", [["2", "EUR", "9"]]),
+        ("LIN", [["1"], ["3"], ["M-100", "IN"]]),
+        ("PIA", [["1"], ["S:100?+'x", "SA"]]),
+        ("QTY", [["21", "15", "KGM"]]),
+        ("DTM", [["2", "20240527", "102"]]),
+        ("PRI", [["AAA", "3.1"]]),
+        ("LIN", [["2"], ["2"], ["M-200", "IN"]]),
+        ("LIN", [["3"], ["1"], ["M-300", "IN"]]),
+        ("QTY", [["21", "4", "PCE"]]),
+        ("UNS", [["S"]]),
+        ("CNT", [["2", "3"]]),
+    ]
+
+
+def test_ordchg_round_trips_through_the_orders_mapping():
+    # ORDCHG has the ORDERS layout, so our ORDERS mapping reads a changed and an added line back
+    # (a deleted line has no QTY and would be refused by it, which is why none is deleted here)
+    old, new = changed_po()
+    mapping = load_mapping(MAPPINGS_DIR / "edifact" / "ORDERS_D96A.yaml")
+    data = purchase_order_to_ordchg(new, previous=old.model_copy(update={"lines": old.lines[:1]}),
+                                    sender="HUB", recipient="4098765000002", control_ref="79", prepared=WHEN)
+    _, (msg,) = read(data)
+    back = mapping.apply(msg.segments)
+    assert back.po_number == new.po_number and back.supplier_id == new.supplier_id
+    assert back.order_date == new.order_date and back.currency == "EUR"
+    assert [(l.line_no, l.material_id, l.quantity, l.delivery_date) for l in back.lines] == [
+        (1, "M-100", Decimal("15"), dt.date(2024, 5, 27)), (3, "M-300", Decimal("4"), None)]
+
+
+def test_ordchg_cancellation_has_no_lines():
+    po = make_po(status="cancelled", version=3)
+    _, (msg,) = read(purchase_order_to_ordchg(po, previous=make_po(), sender="H", recipient="S",
+                                              control_ref="80", prepared=WHEN))
+    assert msg.segments[1].elements == [["230"], ["PO-4711"], ["1"]]
+    assert "LIN" not in [s.tag for s in msg.segments]
+    assert msg.segments[-2].elements == [["2", "0"]]  # CNT+2:0
+
+
+def make_schedule(**kw):
+    return DeliverySchedule(
+        schedule_id="DS-2024-W19", supplier_id="4098765000002", ship_to_id="4012345000016",
+        issued_at=dt.datetime(2024, 5, 2, 7, 45), horizon_start=dt.date(2024, 5, 6),
+        horizon_end=dt.date(2024, 6, 30),
+        lines=[
+            DeliveryScheduleLine(material_id="M-100", supplier_material_id="S-100", date=dt.date(2024, 6, 3),
+                                 quantity=Decimal("300"), uom="KGM", commitment="forecast"),
+            DeliveryScheduleLine(material_id="M-200", date=dt.date(2024, 5, 8), quantity=Decimal("40"),
+                                 uom="PCE", commitment="firm"),
+            DeliveryScheduleLine(material_id="M-100", date=dt.date(2024, 5, 7), quantity=Decimal("12.5"),
+                                 uom="KGM", commitment="firm"),
+            DeliveryScheduleLine(material_id="M-100", date=dt.date(2024, 5, 14), quantity=Decimal("20"),
+                                 uom="KGM", commitment="firm"),
+        ],
+        **kw,
+    )
+
+
+def test_delfor_segments_firm_then_forecast_by_date():
+    data = delivery_schedule_to_delfor(make_schedule(), sender="HUB", recipient="SUP", control_ref="DF1",
+                                       prepared=WHEN)
+    _, (msg,) = read(data)
+    assert (msg.type, msg.version, msg.release) == ("DELFOR", "D", "96A")
+    assert seg_texts(msg)[1:-1] == [
+        ("BGM", [["241"], ["DS-2024-W19"], ["9"]]),
+        ("DTM", [["137", "202405020745", "203"]]),
+        ("DTM", [["158", "20240506", "102"]]),
+        ("DTM", [["159", "20240630", "102"]]),
+        ("NAD", [["BY"], ["HUB", "", "9"]]),
+        ("NAD", [["SU"], ["4098765000002", "", "9"]]),
+        ("UNS", [["D"]]),
+        ("GIS", [["37"]]),
+        ("NAD", [["ST"], ["4012345000016", "", "9"]]),
+        ("LIN", [["1"], [""], ["M-100", "IN"]]),
+        ("PIA", [["1"], ["S-100", "SA"]]),
+        ("SCC", [["1"]]),
+        ("QTY", [["113", "12.5", "KGM"]]),
+        ("DTM", [["2", "20240507", "102"]]),
+        ("QTY", [["113", "20", "KGM"]]),
+        ("DTM", [["2", "20240514", "102"]]),
+        ("SCC", [["4"]]),
+        ("QTY", [["113", "300", "KGM"]]),
+        ("DTM", [["2", "20240603", "102"]]),
+        ("LIN", [["2"], [""], ["M-200", "IN"]]),
+        ("SCC", [["1"]]),
+        ("QTY", [["113", "40", "PCE"]]),
+        ("DTM", [["2", "20240508", "102"]]),
+    ]
+
+
+def test_delfor_round_trip_recovers_every_schedule_line():
+    # read the parsed segments back the way a supplier's translator would: SCC sets the
+    # commitment, each QTY+113 pairs with the DTM+2 after it, LIN names the material
+    schedule = make_schedule(version=2)
+    _, (msg,) = read(delivery_schedule_to_delfor(schedule, sender="HUB", recipient="SUP", control_ref="DF2",
+                                                 prepared=WHEN))
+    assert msg.segments[1].get(2) == "5"  # a second version replaces the first
+    commitment = {"1": "firm", "4": "forecast"}
+    back, material, status, qty = [], None, None, None
+    for seg in msg.segments:
+        if seg.tag == "LIN":
+            material = seg.get(2)
+        elif seg.tag == "SCC":
+            status = commitment[seg.get(0)]
+        elif seg.tag == "QTY" and seg.get(0) == "113":
+            qty = (Decimal(seg.get(0, 1)), seg.get(0, 2))
+        elif seg.tag == "DTM" and seg.get(0) == "2":
+            back.append((material, dt.datetime.strptime(seg.get(0, 1), "%Y%m%d").date(), *qty, status))
+    want = [(l.material_id, l.date, l.quantity, l.uom, l.commitment) for l in schedule.lines]
+    assert sorted(back) == sorted(want)

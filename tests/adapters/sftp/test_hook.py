@@ -363,3 +363,71 @@ def test_config_errors_are_fatal_and_hide_the_password(uri: str, code: str, frag
     assert err.value.code == code
     assert fragment in str(err.value)
     assert "pw-Leak-1" not in str(err.value)
+
+
+# -- key login --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed(tmp_path: Path):
+    """A server accepting sup001's ed25519 key; returns (server, key, authorized_keys path)."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    authorized = tmp_path / "authorized_keys"
+    authorized.write_bytes(key.export_public_key("openssh"))
+    with SftpServer(tmp_path / "sftp", {"sup001": PASSWORD}, host_key_path=tmp_path / "ssh_host_ed25519_key",
+                    authorized_keys={"sup001": authorized}) as srv:
+        yield srv, key
+
+
+def _key_config(srv: SftpServer, tmp_path: Path, **extra) -> SftpConfig:
+    known_hosts = srv.write_known_hosts(tmp_path / "known_hosts")
+    return SftpConfig(host="127.0.0.1", port=srv.port, username="sup001", known_hosts=known_hosts, timeout=10, **extra)
+
+
+def test_key_login_from_private_key_text_without_password(keyed, tmp_path: Path):
+    srv, key = keyed
+    cfg = _key_config(srv, tmp_path, private_key=key.export_private_key("openssh").decode())
+    assert cfg.uses_key and "BEGIN" not in repr(cfg) + str(cfg) + cfg.model_dump_json()
+    drop(tmp_path / "sftp", "out/k.edi", b"key", T0)
+    with SftpHook(cfg) as hook:
+        assert [f.name for f in hook.list_ready(now=T0 + 60)] == ["k.edi"]
+
+
+def test_key_login_from_encrypted_key_file_with_passphrase_in_password(keyed, tmp_path: Path, caplog):
+    srv, key = keyed
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(key.export_private_key("openssh", passphrase="Key-Phrase-77"))
+    with SftpHook(_key_config(srv, tmp_path, key_file=key_file, password="Key-Phrase-77")) as hook:
+        assert hook.list_ready(now=T0) == []
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(FatalError) as err:
+        SftpHook(_key_config(srv, tmp_path, key_file=key_file, password="Wrong-Phrase-88")).connect()
+    assert err.value.code == "SFTP_KEY" and "passphrase" in err.value.message
+    with pytest.raises(FatalError) as err:
+        SftpHook(_key_config(srv, tmp_path, key_file=key_file)).connect()
+    assert err.value.code == "SFTP_KEY" and "encrypted" in err.value.message
+    for text in (caplog.text, str(err.value)):
+        assert "Wrong-Phrase-88" not in text and "Key-Phrase-77" not in text
+
+
+def test_key_not_authorized_is_fatal_auth(keyed, tmp_path: Path):
+    srv, _ = keyed
+    other = asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh").decode()
+    with pytest.raises(FatalError) as err:
+        SftpHook(_key_config(srv, tmp_path, private_key=other)).connect()
+    assert err.value.code == "SFTP_AUTH"
+    assert "PRIVATE KEY" not in str(err.value)
+
+
+def test_key_config_from_connection_extras(tmp_path: Path):
+    pem = asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh").decode()
+    cfg = SftpConfig.from_uri(f"sftp://sup001@h:22/?known_hosts=/k&private_key={quote(pem, safe='')}")
+    assert cfg.uses_key and cfg.private_key.get_secret_value() == pem
+    with pytest.raises(FatalError, match="not both"):
+        SftpConfig.from_uri(f"sftp://u@h:22/?known_hosts=/k&key_file=/a&private_key={quote(pem, safe='')}")
+    with pytest.raises(FatalError, match="no credential"):
+        SftpConfig.from_uri("sftp://u@h:22/?known_hosts=/k")
+    (tmp_path / "kh").write_text("")
+    with pytest.raises(FatalError) as err:  # garbage key text: named by source, never echoed
+        SftpHook(SftpConfig.from_uri(f"sftp://u@127.0.0.1:22/?known_hosts={tmp_path}/kh&private_key=NotAKey-Leak-5")).connect()
+    assert err.value.code == "SFTP_KEY" and "NotAKey-Leak-5" not in str(err.value)

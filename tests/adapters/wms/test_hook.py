@@ -236,3 +236,35 @@ def test_duplicate_skus_are_refused_before_any_call(wms, hook):
     with pytest.raises(SkippableError) as err:
         hook.create_inbound("DESADV-0014", "SUP-001", None, [LINES[0], dict(LINES[0], line_no=3)])
     assert err.value.code == "WMS_DUPLICATE_SKU" and wms.state.requests == []
+
+
+# -- cancel_inbound --------------------------------------------------------------------------
+
+def deletes(server: SimulatorServer) -> int:
+    return sum(1 for method, _ in server.state.requests if method == "DELETE")
+
+
+def test_cancel_inbound_withdraws_once_and_a_rerun_is_done(wms, hook):
+    created = hook.create_inbound("DESADV-0100", "SUP-001", None, LINES)
+    assert hook.cancel_inbound("DESADV-0100") == {"asn_code": created["asn_code"], "wms_id": created["wms_id"],
+                                                  "withdrawn": True}
+    assert hook.find_inbound("DESADV-0100") is None
+    assert hook.cancel_inbound("DESADV-0100") == {"asn_code": None, "wms_id": None, "withdrawn": False}
+    assert hook.cancel_inbound("NEVER-SENT") == {"asn_code": None, "wms_id": None, "withdrawn": False}
+    assert deletes(wms) == 1
+
+
+@pytest.mark.parametrize("steps", [("preload",), ("preload", "presort"), ("receive",)])
+def test_cancel_inbound_after_receiving_started_is_skippable_too_late(wms, hook, steps):
+    created = hook.create_inbound("DESADV-0101", "SUP-001", None, LINES)
+    if steps == ("receive",):
+        operate_receiving(wms.base_url, TOKEN, created["asn_code"])
+    else:
+        for step in steps:
+            requests.post(f"{wms.base_url}/asn/{step}/{created['wms_id']}/", headers={"token": TOKEN}, timeout=5)
+    with pytest.raises(SkippableError) as err:
+        hook.cancel_inbound("DESADV-0101")
+    assert err.value.code == "WMS_CANCEL_TOO_LATE" and err.value.where == "asn DESADV-0101"
+    assert created["asn_code"] in err.value.message and "WMS status" in err.value.message
+    assert deletes(wms) == 0  # refused before the wire: nothing half-done at the WMS
+    assert hook.find_inbound("DESADV-0101") is not None

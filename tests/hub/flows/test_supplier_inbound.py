@@ -203,3 +203,51 @@ def test_binary_junk_and_empty_file_are_quarantined_not_crashing(sqlite_store, s
     _, processed = run(sqlite_store)
     assert processed["files"] == 2 and processed["documents"] == 0
     assert sorted(r.reason_code for r in open_quarantine(sqlite_store)) == ["EMPTY_FILE", "UNKNOWN_FORMAT"]
+
+
+def test_duplicate_interchange_raises_an_alert_for_the_partner_once_per_payload(sqlite_store, sftp):
+    seed_po(sqlite_store)
+    drop(sftp, "first.edi", desadv(control_ref="778", qty=("500", "300")))
+    run(sqlite_store)
+    drop(sftp, "second.edi", desadv(asn_number="ASN-2", control_ref="778", qty=("1", "1")))
+    _, processed = run(sqlite_store)
+    assert processed["alerts"] == 1 and processed["documents"] == 0
+    with sqlite_store.session() as s:
+        (alert,) = [a for a in documents.current(s, "Alert") if a.alert_type == "DUPLICATE_INTERCHANGE"]
+        assert s.scalars(select(InboxRow.status).where(InboxRow.name == "second.edi")).one() == "duplicate"
+    assert alert.responsible_party == PARTNER
+    assert "778" in alert.message and "first.edi" in alert.message and "second.edi" in alert.message
+    # the same duplicate bytes collected again are the ledger's duplicate: no second alert
+    drop(sftp, "second_again.edi", desadv(asn_number="ASN-2", control_ref="778", qty=("1", "1")))
+    assert run(sqlite_store)[1]["alerts"] == 0
+
+
+ORDRSP = (
+    "UNA:+.? '\r\n"
+    "UNB+UNOC:3+SUP-001+MESHUB+261126:0900+RSP77'\r\n"
+    "UNH+1+ORDRSP:D:96A:UN:EAN005'\r\n"
+    "BGM+231+RSP-77+4+AC'\r\n"
+    "DTM+137:20261126:102'\r\n"
+    "RFF+ON:CGDD000101'\r\n"
+    "NAD+SU+SUP-001::9'\r\n"
+    "LIN+1+5+1.02.0033:IN'\r\n"
+    "LIN+2+7+1.02.0041:IN'\r\n"
+    "QTY+21:0:PCE'\r\n"
+    "FTX+AAO+++Discontinued'\r\n"
+    "UNS+S'\r\n"
+    "UNT+11+1'\r\n"
+    "UNZ+1+RSP77'\r\n"
+).encode("latin-1")
+
+
+def test_order_response_rejecting_a_line_raises_an_alert_for_the_buyer(sqlite_store, sftp):
+    seed_po(sqlite_store)
+    drop(sftp, "ordrsp.edi", ORDRSP)
+    _, processed = run(sqlite_store)
+    assert (processed["documents"], processed["quarantined"], processed["alerts"]) == (1, 0, 1)
+    with sqlite_store.session() as s:
+        response = documents.get(s, "OrderResponse", f"{PARTNER}/CGDD000101")
+        (alert,) = list(documents.current(s, "Alert"))
+    assert [(line.line_no, line.action) for line in response.lines] == [(1, "accepted"), (2, "rejected")]
+    assert alert.alert_type == "ORDER_REJECTED" and "CGDD000101" in alert.message
+    assert run(sqlite_store)[1]["alerts"] == 0

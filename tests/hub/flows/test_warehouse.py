@@ -25,6 +25,7 @@ from hub.flows.warehouse import (
 from hub.outbox import dispatch
 from hub.tasks import HubOutboxFailed, _report
 from simulators.base import running
+from hub.partners import PARTNER_DIR as REPO_PARTNERS
 from simulators.kingdee import server as kingdee_sim
 from simulators.wms import server as wms_sim
 
@@ -123,7 +124,7 @@ def wms_asn_code(store) -> str:
 
 def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(store, wms, wms_hook, erp, erp_hook):
     seed_store(store)
-    assert plan_expected_receipts(store) == {"planned": 1, "quarantined": 0}
+    assert plan_expected_receipts(store) == {"planned": 1, "quarantined": 0, "held": 0}
 
     # -- WMS down: the message is kept, with the reason, for a later attempt
     wms.state.down = True
@@ -155,7 +156,7 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
         ("1.02.0033", 500, "SUP-001"), ("1.02.0041", 300, "SUP-001")]
 
     # -- rerun plan + deliver: still one ASN, no new outbox row
-    assert plan_expected_receipts(store) == {"planned": 0, "quarantined": 0}
+    assert plan_expected_receipts(store) == {"planned": 0, "quarantined": 0, "held": 0}
     report = push_to_wms(store, wms_hook, now=past_backoff())
     assert (report.sent, report.retrying, report.failed) == (0, 0, 0)
     assert len(outbox_rows(store, "wms")) == 1
@@ -269,12 +270,12 @@ def test_kingdee_rejection_parks_the_receipt_as_failed_naming_the_field(sqlite_s
 
 def test_fractional_asn_quantity_is_quarantined_before_the_wms(sqlite_store, wms, wms_hook):
     seed_store(sqlite_store, qty_41="299.5")
-    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 1}
+    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 1, "held": 0}
     assert outbox_rows(sqlite_store, "wms") == []
     assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 0
     assert wms.state.asns == []
     # a rerun does not quarantine the same ASN twice
-    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 0}
+    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 0, "held": 0}
 
 
 def test_counted_but_not_yet_put_away_waits_for_put_away(sqlite_store, wms, wms_hook, erp, erp_hook):
@@ -328,3 +329,69 @@ def test_bin_without_erp_stock_quarantines_the_receipt_instead_of_posting(sqlite
     assert row.business_key == f"RCV-{asn_code}" and row.evidence["document"]["receipt_id"] == f"RCV-{asn_code}"
     assert outbox_rows(sqlite_store, "kingdee") == []
     assert deliver_erp_receipts(sqlite_store, erp_hook).sent == 0 and erp.state.bills("STK_InStock") == []
+
+
+# ----------------------------------------------------------------------------- cancelled ASNs
+
+
+def cancel_asn(store) -> None:
+    with store.session() as s:
+        asn = documents.get(s, "ShipmentNotice", ASN_KEY)
+        assert documents.upsert(s, asn.model_copy(update={"status": "cancelled"}), actor="test").version == 2
+
+
+def test_cancel_after_counting_is_parked_with_an_alert_for_the_warehouse(sqlite_store, wms, wms_hook, erp, erp_hook):
+    seed_store(sqlite_store)
+    plan_expected_receipts(sqlite_store)
+    assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 1
+    asn_code = wms_asn_code(sqlite_store)
+    wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, asn_code)  # counted and put away
+    cancel_asn(sqlite_store)
+
+    assert plan_expected_receipts(sqlite_store) == {"planned": 1, "quarantined": 0, "held": 0}
+    report = deliver_expected_receipts(sqlite_store, wms_hook)
+    assert (report.sent, report.failed, report.retrying) == (0, 1, 0)
+    create, cancel = outbox_rows(sqlite_store, "wms")
+    assert (cancel.operation, cancel.status) == ("cancel_inbound", "failed")
+    assert "WMS_CANCEL_TOO_LATE" in cancel.last_error and asn_code in cancel.last_error
+    with sqlite_store.session() as s:
+        (alert,) = [a for a in documents.current(s, "Alert") if a.alert_type == "ASN_CANCEL_TOO_LATE"]
+    assert alert.responsible_party == "warehouse" and alert.alert_id == f"ASN_CANCEL_TOO_LATE:{ASN_KEY}"
+    assert asn_code in alert.message and "WMS status 5" in alert.message
+    assert len(wms.state.asns) == 1  # the WMS keeps what it received
+
+    # parked: the next run neither retries it nor books the cancelled ASN's receipt into the ERP
+    assert deliver_expected_receipts(sqlite_store, wms_hook).failed == 0
+    assert collect_receipts(sqlite_store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0,
+                                                        "quarantined": 0}
+    assert outbox_rows(sqlite_store, "kingdee") == []
+    assert sum(1 for method, _ in wms.state.requests if method == "DELETE") == 0
+
+
+def test_cancel_of_a_sent_inbound_at_status_1_withdraws_it(sqlite_store, wms, wms_hook):
+    seed_store(sqlite_store)
+    plan_expected_receipts(sqlite_store)
+    deliver_expected_receipts(sqlite_store, wms_hook)
+    cancel_asn(sqlite_store)
+    assert plan_expected_receipts(sqlite_store) == {"planned": 1, "quarantined": 0, "held": 0}
+    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 0, "held": 0}  # keyed: once
+    assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 1
+    assert wms.state.asns == []
+    assert [(r.operation, r.status) for r in outbox_rows(sqlite_store, "wms")] == [
+        ("create_inbound", "sent"), ("cancel_inbound", "sent")]
+    # the goods master stock no longer expects the withdrawn quantities
+    assert all(row["asn_stock"] == 0 for row in wms.state.stock.values())
+
+
+def test_pilot_partner_asns_are_processed_but_never_pushed(sqlite_store, wms, wms_hook, tmp_path, monkeypatch):
+    profile = (REPO_PARTNERS / "SUP-001.yaml").read_text(encoding="utf-8")
+    assert "stage: live" in profile
+    (tmp_path / "SUP-001.yaml").write_text(profile.replace("stage: live", "stage: pilot"), encoding="utf-8")
+    monkeypatch.setenv("HUB_PARTNER_DIR", str(tmp_path))
+    seed_store(sqlite_store)
+    assert plan_expected_receipts(sqlite_store) == {"planned": 0, "quarantined": 0, "held": 1}
+    assert outbox_rows(sqlite_store, "wms") == [] and wms.state.asns == []
+    # promoted to live: the same ASN goes out, once
+    (tmp_path / "SUP-001.yaml").write_text(profile, encoding="utf-8")
+    assert plan_expected_receipts(sqlite_store) == {"planned": 1, "quarantined": 0, "held": 0}
+    assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 1 and len(wms.state.asns) == 1
