@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from canonical_model.documents import CanonicalDocument, ShipmentNotice
+from canonical_model.documents import CanonicalDocument
 from hub.errors import SkippableError
 from validation.rules import RULE_CODES, OpenPoLine, ValidationContext, check_shipment_notices
 from validation.schemas import (

@@ -27,7 +27,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from lxml import etree
 

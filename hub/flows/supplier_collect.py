@@ -36,7 +36,7 @@ from canonical_model.store import Store, quarantine
 from canonical_model.store.ledger_stream import find_remote, receive_stream
 from canonical_model.store.tables import InboxRow
 from hub.errors import SkippableError
-from hub.partners import PartnerProfile, get_partner
+from hub.partners import get_partner
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@ test_corpus.py). Expected values are written out by hand, not produced by the pa
 from __future__ import annotations
 
 import io
-import os
 import random
 import tracemalloc
 

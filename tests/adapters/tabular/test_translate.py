@@ -7,7 +7,6 @@ import zipfile
 from decimal import Decimal
 
 import openpyxl
-import pytest
 
 from adapters.tabular.translate import looks_tabular, translate_table
 from hub.translate import translate

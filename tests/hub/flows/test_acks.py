@@ -4,11 +4,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import secrets
 from pathlib import Path
-from urllib.parse import quote
 
-import pytest
 from sqlalchemy import select
 
 from adapters.edi import acks as edi_acks
@@ -22,23 +19,11 @@ from hub.flows.acks import DEFAULT_ACK_DEADLINE, check_overdue_acks
 from hub.flows.supplier_collect import collect_files
 from hub.flows.supplier_inbound import process_inbox
 from hub.flows.supplier_orders import deliver_outbox, plan_orders
-from simulators.sftp_server.server import SftpServer
 
 PARTNER = "SUP-001"
 OLD = 3600
 
 
-@pytest.fixture
-def sftp(tmp_path: Path, monkeypatch):
-    password = secrets.token_urlsafe(12)
-    server = SftpServer(tmp_path / "sftp", {"sup001": password}, host_key_path=tmp_path / "host_key")
-    port = server.start()
-    known_hosts = server.write_known_hosts(tmp_path / "known_hosts")
-    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_SUP001",
-                       f"sftp://sup001:{quote(password, safe='')}@127.0.0.1:{port}/"
-                       f"?known_hosts={quote(str(known_hosts), safe='')}")
-    yield tmp_path / "sftp" / "sup001"
-    server.stop()
 
 
 def drop(folder: Path, name: str, data: bytes) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import secrets
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -18,22 +16,10 @@ from canonical_model.store.tables import InboxRow
 from hub.flows import supplier_collect
 from hub.flows.supplier_collect import collect, fetch_file
 from hub.partners import get_partner
-from simulators.sftp_server.server import SftpServer
 
 PARTNER = "SUP-001"
 
 
-@pytest.fixture
-def sftp(tmp_path: Path, monkeypatch):
-    password = secrets.token_urlsafe(12)
-    server = SftpServer(tmp_path / "sftp", {"sup001": password}, host_key_path=tmp_path / "host_key")
-    port = server.start()
-    known_hosts = server.write_known_hosts(tmp_path / "known_hosts")
-    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_SUP001",
-                       f"sftp://sup001:{quote(password, safe='')}@127.0.0.1:{port}/"
-                       f"?known_hosts={quote(str(known_hosts), safe='')}")
-    yield tmp_path / "sftp" / "sup001"
-    server.stop()
 
 
 def drop(folder: Path, name: str, data: bytes, age_seconds: int = 3600) -> Path:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 from pathlib import Path
-from urllib.parse import quote
 
-import pytest
 from sqlalchemy import func, select
 
 from adapters.edi.messages import shipment_notice_to_desadv
@@ -17,24 +14,11 @@ from canonical_model.store.tables import InboxRow, QuarantineRow
 from hub.flows.supplier_collect import collect_files
 from hub.flows.supplier_inbound import process_inbox
 from hub.replay import replay
-from simulators.sftp_server.server import SftpServer
 
 PARTNER = "SUP-001"  # profile: min age 2 s, batch required, tolerance 5 %, not all-or-nothing
 OLD = 3600
 
 
-@pytest.fixture
-def sftp(tmp_path: Path, monkeypatch):
-    password = secrets.token_urlsafe(12)
-    root = tmp_path / "sftp"
-    server = SftpServer(root, {"sup001": password}, host_key_path=tmp_path / "host_key")
-    port = server.start()
-    known_hosts = server.write_known_hosts(tmp_path / "known_hosts")
-    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_SUP001",
-                       f"sftp://sup001:{quote(password, safe='')}@127.0.0.1:{port}/"
-                       f"?known_hosts={quote(str(known_hosts), safe='')}")
-    yield root / "sup001"
-    server.stop()
 
 
 def drop(folder: Path, name: str, data: bytes, age_seconds: int = OLD) -> Path:

@@ -11,7 +11,6 @@ import io
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -22,24 +21,12 @@ from canonical_model.store import documents, ledger, quarantine
 from canonical_model.store.tables import InboxRow
 from hub.flows.supplier_collect import collect_files
 from hub.flows.supplier_inbound import process_inbox
-from simulators.sftp_server.server import SftpServer
 
 PARTNER = "SUP-001"  # profile: min age 2 s, batch required, over-ship tolerance 5 %, not all-or-nothing
 OLD = 3600
 HEADER = ["送货单号", "采购订单号", "订单行号", "物料编码", "数量", "单位", "批次号", "发货日期"]
 
 
-@pytest.fixture
-def sftp(tmp_path: Path, monkeypatch):
-    password = secrets.token_urlsafe(12)
-    server = SftpServer(tmp_path / "sftp", {"sup001": password}, host_key_path=tmp_path / "host_key")
-    port = server.start()
-    known_hosts = server.write_known_hosts(tmp_path / "known_hosts")
-    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_SUP001",
-                       f"sftp://sup001:{quote(password, safe='')}@127.0.0.1:{port}/"
-                       f"?known_hosts={quote(str(known_hosts), safe='')}")
-    yield tmp_path / "sftp" / "sup001"
-    server.stop()
 
 
 def drop(folder: Path, name: str, data: bytes) -> None:
