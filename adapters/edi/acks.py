@@ -162,6 +162,18 @@ EDIFACT_ERROR_MAP: dict[str, tuple[str, str, str]] = {
 _MESSAGE_LEVEL = {"UNT_COUNT_MISMATCH", "UNT_REF_MISMATCH", "MISSING_UNT"}
 
 
+def rejects_interchange(error: HubError) -> bool:
+    """Does our ack reject the whole interchange (or X12 group) for ``error``?
+
+    Envelope errors above the message do (UCI action 4 / AK9 R / TA1); errors of one message
+    (UNT/SE) reject only that message, and mapping or business errors are not syntax at all.
+    """
+    if error.code in EDIFACT_ERROR_MAP:
+        return error.code not in _MESSAGE_LEVEL
+    level = X12_ERROR_MAP.get(error.code, ("", ""))[0]
+    return level in ("group", "interchange")
+
+
 def edifact_error(error: HubError) -> AckError:
     code, tag, element = EDIFACT_ERROR_MAP.get(error.code, ("18", "", ""))
     if error.code == "SYNTAX_ERROR" and ("outside any message" in error.message or " without " in error.message):

@@ -63,10 +63,14 @@ def receive(store: Store, session: Session, *, channel: str, partner: str, name:
 
 def find_control_ref(session: Session, *, channel: str, partner: str, control_ref: str,
                      exclude_id: int) -> InboxRow | None:
-    """An earlier payload from this partner with the same interchange control reference."""
+    """An earlier payload from this partner with the same interchange control reference.
+
+    Payloads that stored nothing (``quarantined``: rejected envelope, every document bad) or were
+    themselves duplicates do not count: the partner's corrected resend may reuse the number.
+    """
     return session.scalars(select(InboxRow).where(
         InboxRow.channel == channel, InboxRow.partner == partner, InboxRow.control_ref == control_ref,
-        InboxRow.id != exclude_id, InboxRow.status != "duplicate")).first()
+        InboxRow.id != exclude_id, InboxRow.status.not_in(("duplicate", "quarantined")))).first()
 
 
 def mark(row: InboxRow, status: str, detail: str | None = None) -> None:

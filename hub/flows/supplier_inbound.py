@@ -5,6 +5,7 @@ with its evidence and stores what is good.
 """
 from __future__ import annotations
 
+from adapters.edi import acks as edi_acks
 from canonical_model.documents import OrderResponse, ShipmentNotice
 from canonical_model.store import Store, documents, ledger
 from canonical_model.store.tables import InboxRow
@@ -53,6 +54,11 @@ def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
             acks.acknowledge_inbound(session, profile, data, inbox)
             for error in result.errors:
                 counts["quarantined"] += quarantine_error(session, error, inbox=inbox)
+            if any(edi_acks.rejects_interchange(error) for error in result.errors):
+                # our ack rejects the interchange, so the partner resends it: storing its messages
+                # now would double them then (the resend may reuse the control number, see ledger)
+                ledger.mark(inbox, "quarantined", "interchange rejected: envelope broken")
+                continue
             stored, failed = _store_documents(session, result.documents, inbox, profile)
             counts["documents"] += stored
             counts["quarantined"] += failed

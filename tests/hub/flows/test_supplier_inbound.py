@@ -125,9 +125,15 @@ def test_truncated_interchange_is_quarantined_with_location_and_raw_evidence(sql
     assert row.location.startswith("truncated.edi:segment ") and "UNT" in row.location
     with sqlite_store.session() as s:
         assert ledger.read_raw(sqlite_store, s, row.raw_sha256) == truncated
-        assert s.get(InboxRow, row.inbox_id).status == "partially_processed"
-    # the complete message before the missing trailer is kept (its UNT count checked out)
-    assert processed["documents"] == 1
+        assert s.get(InboxRow, row.inbox_id).status == "quarantined"
+    # our CONTRL rejects the interchange, so nothing in it is stored: the partner resends it
+    assert processed["documents"] == 0
+    # ... and the complete resend, with the same interchange number, goes through once
+    drop(sftp, "resent.edi", data)
+    _, resent = run(sqlite_store)
+    assert (resent["documents"], resent["quarantined"]) == (1, 0)
+    with sqlite_store.session() as s:
+        assert documents.get(s, "ShipmentNotice", f"{PARTNER}/ASN-1") is not None
 
 
 def test_wrong_unt_count_quarantines_the_message(sqlite_store, sftp):
