@@ -309,7 +309,9 @@ def _print_table(rows: list[dict]) -> None:
     peer_size = max((s for s in sizes if s <= PEER_MAX_MB), default=None)
     for msg, ours, peer, factor in [("DESADV", "ours tokenizer", "pydifact parse-only", 30),
                                     ("DESADV", "ours translate", "pydifact parse-only", 10),
-                                    ("856", "ours translate", "x12-edi-tools parse-only", 5)]:
+                                    ("DESADV", "ours translate (stream)", "pydifact parse-only", 10),
+                                    ("856", "ours translate", "x12-edi-tools parse-only", 5),
+                                    ("856", "ours translate (stream)", "x12-edi-tools parse-only", 5)]:
         base = speed(msg, peer, peer_size) if peer_size is not None else None
         for size in sizes:
             mine = speed(msg, ours, size)

@@ -174,6 +174,11 @@ def _loc(filename: str, seg: Segment) -> str:
     return f"{filename}:segment {seg.index} ({seg.tag}, line {seg.line})"
 
 
+def _hl_where(prefix: str, seg: Segment) -> str:
+    # formatted only for an error: there is an HL per item, formatting each cost measurably
+    return f"{prefix}segment {seg.index} (HL, line {seg.line})"
+
+
 def hl_tree(segments: Sequence[Segment], filename: str = "", *,
             summary_tags: frozenset[str] = frozenset({"CTT", "SE"})) -> list[HLNode]:
     """The HL hierarchy of a transaction set as nested :class:`HLNode` roots.
@@ -190,18 +195,17 @@ def hl_tree(segments: Sequence[Segment], filename: str = "", *,
         tag = seg.tag
         if tag == "HL":
             hl_id, parent_id, level = seg.get(0), seg.get(1), seg.get(2)
-            where = f"{prefix}segment {seg.index} (HL, line {seg.line})"
             if not hl_id:
-                raise SkippableError("HL_INVALID", "HL01 (hierarchical id) is empty", where)
+                raise SkippableError("HL_INVALID", "HL01 (hierarchical id) is empty", _hl_where(prefix, seg))
             if hl_id in by_id:
-                raise SkippableError("HL_INVALID", f"HL id {hl_id!r} is used twice", where)
+                raise SkippableError("HL_INVALID", f"HL id {hl_id!r} is used twice", _hl_where(prefix, seg))
             current = HLNode(level, hl_id, parent_id or None, [seg])
             by_id[hl_id] = current
             if parent_id:
                 parent = by_id.get(parent_id)
                 if parent is None:
                     raise SkippableError("HL_INVALID", f"HL {hl_id!r} names parent {parent_id!r}, which does "
-                                         "not come before it", where)
+                                         "not come before it", _hl_where(prefix, seg))
                 current.parent = parent
                 parent.children.append(current)
             else:
