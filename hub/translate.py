@@ -204,7 +204,7 @@ class TranslateStream:
                                     ("edifact", message.type, message.version, message.release))
             source = Source(
                 system="edifact",
-                partner=self.partner or interchange.sender or None,
+                partner=self.partner or interchange.sender.strip() or None,
                 file=filename,
                 interchange_ref=interchange.control_ref or None,
                 message_ref=message.ref or None,
@@ -232,7 +232,7 @@ class TranslateStream:
                         try:
                             mapping = self._mapping(_pick_x12_mapping, txn, mappings_dir, where,
                                                     ("x12", txn.set_id, txn.version))
-                            source = Source(system="x12", partner=self.partner or interchange.sender or None,
+                            source = Source(system="x12", partner=self.partner or interchange.sender.strip() or None,
                                             file=filename, interchange_ref=interchange.control_ref or None,
                                             message_ref=txn.control or None)
                             doc = mapping.apply(txn.segments, source)
@@ -278,6 +278,9 @@ def _pick_mapping(message, mappings_dir: Path, where: str, warnings: list[str]) 
     mtype = message.type
     if not re.fullmatch(r"[A-Z0-9]{1,6}", mtype or ""):
         raise SkippableError("UNSUPPORTED_MESSAGE", f"UNH names no usable message type ({mtype!r})", where)
+    if mtype in ("CONTRL", "APERAK"):
+        raise SkippableError("UNSUPPORTED_MESSAGE", f"{mtype} is an acknowledgement, not a business document: "
+                             "the inbound flow matches it to what we sent (see `hub edi parse`)", where)
     exact = mappings_dir / f"{mtype}_{message.version}{message.release}.yaml"
     if exact.is_file():
         return load_mapping(exact)
@@ -318,6 +321,9 @@ def _pick_x12_mapping(txn, mappings_dir: Path, where: str, warnings: list[str]) 
     set_id, version = txn.set_id, (txn.version or "").strip()
     if not re.fullmatch(r"\d{3}", set_id or ""):
         raise SkippableError("UNSUPPORTED_MESSAGE", f"ST01 names no transaction set ({set_id!r})", where)
+    if set_id in ("997", "999"):
+        raise SkippableError("UNSUPPORTED_MESSAGE", f"{set_id} is an acknowledgement, not a business document: "
+                             "the inbound flow matches it to what we sent (see `hub edi parse`)", where)
     for name in dict.fromkeys((f"{set_id}_{version}", f"{set_id}_{version[:6]}")):
         if re.fullmatch(r"\d{3}_[0-9A-Z]+", name) and (mappings_dir / f"{name}.yaml").is_file():
             return load_mapping(mappings_dir / f"{name}.yaml")

@@ -168,3 +168,10 @@ def test_every_truncation_is_reported_never_raised():
         # a cut file is never silently complete: something must say so
         assert result.errors, f"cut at byte {cut} gave no error"
         assert all(e.where.startswith("cut.edi:") for e in result.errors), [e.as_line() for e in result.errors]
+
+
+def test_an_acknowledgement_is_named_as_such_not_as_a_missing_mapping():
+    contrl = ["UNH+1+CONTRL:D:3:UN", "UCI+ICR9+MESHUB+SUP-001+7", "UNT+3+1"]
+    result = translate(edi(UNB, *contrl, "UNZ+1+ICR1"), "ack.edi")
+    (error,) = result.errors
+    assert error.code == "UNSUPPORTED_MESSAGE" and "acknowledgement" in error.message and "add mappings" not in error.message
