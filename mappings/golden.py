@@ -15,6 +15,8 @@ with *this* mapping (not picked by message type), so the case tests exactly one 
 """
 from __future__ import annotations
 
+import importlib
+
 import difflib
 import json
 from dataclasses import dataclass
@@ -80,12 +82,8 @@ def discover(path: Optional[Path | str] = None) -> list[GoldenCase]:
 def actual_records(case: GoldenCase) -> list[dict[str, Any]]:
     """What the mapping produces for the case's input, as the expected file's records."""
     mapping = load_mapping(case.mapping)
-    if case.input.suffix == ".edi":
-        return list(_edifact_records(mapping, case.input))
-    if case.input.suffix == ".x12":
-        from mappings.x12 import golden_records  # ANSI X12 interchanges (mappings/x12/)
-
-        return list(golden_records(mapping, case.input))
+    if case.input.suffix in _EDI_READERS:
+        return list(_edi_records(mapping, case.input, *_EDI_READERS[case.input.suffix]))
     return list(_json_records(mapping, case.input))
 
 
@@ -126,19 +124,30 @@ def _error_record(exc: HubError) -> dict[str, Any]:
     return {"error": {"code": exc.code, "where": exc.where, "message": exc.message}}
 
 
-def _edifact_records(mapping: CompiledMapping, path: Path) -> Iterator[dict[str, Any]]:
-    from adapters.edi.edifact import parse_interchanges  # the codec is only needed for .edi cases
+#: input suffix -> (source system, codec module, units of an interchange, unit reference attribute)
+_EDI_READERS = {
+    ".edi": ("edifact", "adapters.edi.edifact", "iter_messages", "ref"),
+    ".x12": ("x12", "adapters.edi.x12", "iter_transactions", "control"),
+}
 
+
+def _edi_records(mapping: CompiledMapping, path: Path, system: str, codec: str, units: str,
+                 ref: str) -> Iterator[dict[str, Any]]:
+    """Map every message (EDIFACT) or transaction set (X12) of ``path`` with ``mapping`` itself,
+    not one picked by message type, so a case tests exactly one mapping file; envelope errors
+    follow as ``{"error": ...}`` records."""
+    parse_interchanges = importlib.import_module(codec).parse_interchanges  # codecs only for EDI cases
     filename = path.name  # not the full path, so expected files do not depend on the checkout
     try:
         for interchange in parse_interchanges(path.read_bytes(), filename):
-            for message in interchange.iter_messages():
-                if message.errors:
+            for unit in getattr(interchange, units)():
+                if unit.errors:
                     continue  # reported below from interchange.errors, once
-                source = Source(system="edifact", partner=interchange.sender or None, file=filename,
-                                interchange_ref=interchange.control_ref or None, message_ref=message.ref or None)
+                source = Source(system=system, partner=interchange.sender or None, file=filename,
+                                interchange_ref=interchange.control_ref or None,
+                                message_ref=getattr(unit, ref) or None)
                 try:
-                    yield mapping.apply(message.segments, source).model_dump(mode="json")
+                    yield mapping.apply(unit.segments, source).model_dump(mode="json")
                 except HubError as exc:
                     yield _error_record(exc.located(filename))
             for exc in interchange.errors:
