@@ -24,13 +24,22 @@ Per partner (mapped task group `per_partner`, one instance per partner profile):
    growing are streamed into the raw archive (sha256) and the inbox ledger, then moved to
    `archive/` (or deleted, per profile) on the server. Unsafe file names are quarantined as
    evidence and left on the server.
-3. `process`: translates each pending file (`hub translate`), validates against open PO lines
-   and stores ShipmentNotices; failures land in quarantine with file, segment and reason.
-   Short shipments raise Alerts.
+
+Then per file (mapped task `process_file`, one instance per inbox row, labelled
+`PARTNER #inbox-id`, so one bad file is one red box):
+
+3. `pending_files`: every inbox row still waiting, of every partner - this run's files and
+   those an earlier run left behind. Runs even when some partners were skipped or failed.
+4. `process_file`: translates the file (`hub translate`), validates against open PO lines and
+   stores ShipmentNotices; failures land in quarantine with file, segment and reason. Short
+   shipments raise Alerts. Nothing waiting: the mapped task is skipped.
+5. `summary`: the run's counts; it fails (upstream) when a partner's collect failed, so the
+   run shows red even though the other partners' files went through.
 
 A file seen twice (any name), or already in the ledger with the same path, size and mtime,
-or an interchange number seen twice, is not processed again. **On failure**: `SFTP_HOST_KEY` /
-`SFTP_AUTH` / `SFTP_KEY` = check the partner's Connection; otherwise `hub quarantine list`.
+or an interchange number seen twice, is not processed again; a file already processed (retry,
+rerun, two workers) is a no-op. **On failure**: `SFTP_HOST_KEY` / `SFTP_AUTH` / `SFTP_KEY` =
+check the partner's Connection; otherwise `hub quarantine list`.
 """,
 )
 def supplier_inbound():
@@ -57,17 +66,41 @@ def supplier_inbound():
 
             return tasks.collect_supplier_files(partner_id)
 
-        @task
-        @classified
-        def process(partner_id: str):
-            from hub import tasks
-
-            return tasks.process_supplier_inbox(partner_id)
-
         collected = collect(partner_id)
-        wait_for_files >> collected >> process(partner_id)
+        wait_for_files >> collected
+        return collected
 
-    per_partner.expand_kwargs(partners())
+    # all_done: an idle (skipped) or broken (failed) partner must not hold up the others' files
+    @task(trigger_rule="all_done")
+    def pending_files():
+        from hub import tasks
+
+        return tasks.pending_supplier_files()
+
+    @task(map_index_template="{{ file_label }}")
+    @classified
+    def process_file(partner_id: str, inbox_id: int):
+        from airflow.sdk import get_current_context
+
+        from hub import tasks
+
+        get_current_context()["file_label"] = f"{partner_id} #{inbox_id}"
+        return tasks.process_supplier_file(partner_id, inbox_id)
+
+    # none_failed: skipped partners and an empty file list make a quiet run; a failed collect or
+    # file does not, and this leaf carries it into the run's state
+    @task(trigger_rule="none_failed")
+    def summary(results):
+        totals = {"files": 0, "documents": 0, "quarantined": 0, "alerts": 0}
+        for counts in results:
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+    collected = per_partner.expand_kwargs(partners())
+    files = pending_files()
+    collected >> files
+    collected >> summary(process_file.expand_kwargs(files))
 
 
 supplier_inbound()

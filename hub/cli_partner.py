@@ -112,7 +112,7 @@ def _check_crosswalks(profile: "PartnerProfile") -> list[RuleResult]:
     tables = set(profile.crosswalks) | ({"partners"} if profile.identity.erp_codes else set())
     for table in sorted(tables):
         try:
-            shared = load_crosswalk(table)
+            shared = load_crosswalk(table, with_partners=False)
         except HubError as exc:
             results.append(_fail(f"crosswalk {table}", exc.as_line()))
             continue

@@ -106,9 +106,12 @@ class EdiSettings(_Strict):
 class InboundSettings(_Strict):
     min_file_age_seconds: int = Field(default=10, ge=0)
     over_ship_tolerance_pct: Decimal = Field(default=Decimal("0"), ge=0)
-    under_ship_tolerance_pct: Decimal = Field(default=Decimal("0"), ge=0, le=100)
-    #: how many days an ASN's ship/arrival date may differ from the PO line's delivery date
-    date_window_days: int = Field(default=0, ge=0)
+    #: set only for partners who must ship complete (ASN_QTY_SHORT_OF_PO); omitted = partial
+    #: shipments pass and raise the SHORT_SHIPMENT alert instead
+    under_ship_tolerance_pct: Optional[Decimal] = Field(default=None, ge=0, le=100)
+    #: how many days an ASN's arrival (or ship) date may differ from the PO line's delivery date
+    #: (ASN_DATE_OUTSIDE_WINDOW); omitted = not checked
+    date_window_days: Optional[int] = Field(default=None, ge=0)
     batch_required: bool = False
     all_or_nothing: bool = False
 

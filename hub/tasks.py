@@ -88,11 +88,23 @@ def collect_supplier_files(partner_id: str) -> dict:
         return collect(store, partner_id).as_dict()
 
 
-def process_supplier_inbox(partner_id: str) -> dict:
-    from hub.flows.supplier_inbound import process_inbox
+def pending_supplier_files() -> list[dict]:
+    """``{"partner_id", "inbox_id"}`` per inbox row still waiting, over every profiled partner.
+
+    All waiting rows, not only this run's: files a failed run left behind are taken up again.
+    """
+    from hub.flows.supplier_inbound import pending_files
 
     with _store() as store:
-        return process_inbox(store, partner_id)
+        return pending_files(store, partner_ids())
+
+
+def process_supplier_file(partner_id: str, inbox_id: int) -> dict:
+    """One inbox row (ids in, counts out); a no-op if another run already processed it."""
+    from hub.flows.supplier_inbound import process_file
+
+    with _store() as store:
+        return process_file(store, partner_id, inbox_id)
 
 
 def push_expected_receipts() -> dict:

@@ -7,7 +7,15 @@ A lookup tries the most specific source first (partner, then system, then ``*``)
 same code can mean different things to different partners (one supplier's ``PCS`` is a
 piece, another's ``PK`` a pack).
 
-Tables are data: they are read once per file modification and never executed.
+Partner profiles add rows: ``crosswalks: {units: {PK: XPK}}`` in
+``mappings/partners/SUP-030.yaml`` (or ``$HUB_PARTNER_DIR``) is merged into ``units`` as if
+``SUP-030,PK,XPK`` (and the same under the partner's EDI id) were a row of ``units.csv``, so
+the lookup order above already prefers it for that partner and nobody else sees it. A profile
+row that says something else than the CSV for the same ``(source, code)``, or than another
+profile, is ``CROSSWALK_INVALID``: which of the two is meant cannot be guessed.
+
+Tables are data: they are read once per modification of the CSV or of any partner profile,
+and never executed.
 """
 from __future__ import annotations
 
@@ -59,19 +67,80 @@ def table_path(table: str, directory: Path = CROSSWALK_DIR) -> Path:
     return directory / f"{table}.csv"
 
 
-def load_crosswalk(table: str, directory: Path = CROSSWALK_DIR) -> Crosswalk:
-    """Load ``<directory>/<table>.csv``, cached until the file changes on disk."""
+def partner_stamps() -> tuple[tuple[str, int], ...]:
+    """``(profile path, mtime)`` of every partner profile: a cache key part for their rows."""
+    from hub.partners import profile_files  # hub.partners imports this module for CROSSWALK_DIR
+
+    stamps = []
+    for p in profile_files():
+        try:
+            stamps.append((str(p), os.stat(p).st_mtime_ns))
+        except FileNotFoundError:  # removed between listing and stat: it has no rows any more
+            continue
+    return tuple(stamps)
+
+
+def load_crosswalk(table: str, directory: Path = CROSSWALK_DIR, with_partners: bool = True) -> Crosswalk:
+    """Load ``<directory>/<table>.csv`` plus the partner profiles' rows of ``table``.
+
+    Cached until the CSV or a profile changes on disk. ``with_partners=False`` gives the CSV
+    alone (e.g. to compare one profile's rows against it).
+    """
     path = table_path(table, directory)
     try:
         mtime = os.stat(path).st_mtime_ns
     except FileNotFoundError:
         raise FatalError("CROSSWALK_MISSING", f"crosswalk table {table!r} not found", str(path)) from None
-    return _load(str(path), table, mtime)
+    if not with_partners:
+        return _load(str(path), table, mtime)[0]
+    return _merged(str(path), table, mtime, partner_stamps())
 
 
 @functools.lru_cache(maxsize=64)
-def _load(path: str, table: str, mtime_ns: int) -> Crosswalk:  # mtime_ns only keys the cache
+def _merged(path: str, table: str, mtime_ns: int, stamps: tuple[tuple[str, int], ...]) -> Crosswalk:  # stamps key the cache
+    from hub.partners import display_path, load_partners, profile_path
+
+    shared, csv_lines = _load(path, table, mtime_ns)
+    entries = dict(shared.entries)
+    origin: dict[tuple[str, str], str] = {}  # key -> the profile that added it
+    for partner_id, profile in load_partners().items():
+        profile_file = display_path(profile_path(partner_id))
+        for key, canonical in profile.crosswalk_rows(table).items():
+            known = entries.get(key)
+            if known is not None and known != canonical:
+                source, code = key
+                if key in origin:
+                    raise FatalError(
+                        "CROSSWALK_INVALID",
+                        f"{source},{code} of table {table} maps to {canonical!r} here but to {known!r} in "
+                        f"{origin[key]}; keep the row in one profile only",
+                        profile_file,
+                    )
+                raise FatalError(
+                    "CROSSWALK_INVALID",
+                    f"{source},{code} of table {table} maps to {canonical!r} here but to {known!r} in "
+                    f"{_display(path)}:{csv_lines[key]}; remove one of the two rows",
+                    profile_file,
+                )
+            if known is None:
+                origin[key] = profile_file
+            entries[key] = canonical
+    return Crosswalk(table=table, entries=entries)
+
+
+def _display(path: str) -> str:
+    root = CROSSWALK_DIR.parent.parent
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: str, table: str, mtime_ns: int) -> tuple[Crosswalk, dict[tuple[str, str], int]]:  # mtime_ns only keys the cache
+    """The CSV alone, and the line of each row (profile clashes point at it)."""
     entries: dict[tuple[str, str], str] = {}
+    lines: dict[tuple[str, str], int] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -90,4 +159,5 @@ def _load(path: str, table: str, mtime_ns: int) -> Crosswalk:  # mtime_ns only k
                     "CROSSWALK_INVALID", f"{source},{code} maps to both {entries[key]!r} and {canonical!r}", f"{path}:{lineno}"
                 )
             entries[key] = canonical
-    return Crosswalk(table=table, entries=entries)
+            lines.setdefault(key, lineno)
+    return Crosswalk(table=table, entries=entries), lines

@@ -652,7 +652,7 @@ def _display_path(path: Path) -> str:
 
 
 def load_mapping(path: str | os.PathLike) -> CompiledMapping:
-    """Load and compile a mapping file; cached until it (or a crosswalk table) changes on disk.
+    """Load and compile a mapping file; cached until it, a crosswalk table or a partner profile changes.
 
     A relative path that does not exist from the working directory is taken relative to the
     repository, so ``load_mapping("mappings/kingdee/PUR_PurchaseOrder.yaml")`` works from a
@@ -667,7 +667,8 @@ def load_mapping(path: str | os.PathLike) -> CompiledMapping:
         raise FatalError("MAPPING_MISSING", "mapping file not found", _display_path(p)) from None
     # crosswalk tables are compiled into the mapping, so an edited table must recompile it too
     tables = tuple(sorted((t.name, t.stat().st_mtime_ns) for t in cw.CROSSWALK_DIR.glob("*.csv")))
-    return _load_cached(str(p.resolve()), mtime, tables)
+    # ... and so are the partner profiles' rows merged into them
+    return _load_cached(str(p.resolve()), mtime, tables + cw.partner_stamps())
 
 
 @functools.lru_cache(maxsize=128)

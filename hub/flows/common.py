@@ -50,5 +50,5 @@ def open_po_lines(session: Session, exclude_asn_key: str | None = None) -> dict[
             lines[key] = OpenPoLine(po_number=po.po_number, line_no=line.line_no, material_id=line.material_id,
                                     uom=line.uom, ordered_qty=line.quantity,
                                     open_qty=line.quantity - announced.get(key, Decimal(0)),
-                                    supplier_id=po.supplier_id)
+                                    supplier_id=po.supplier_id, delivery_date=line.delivery_date)
     return lines

@@ -68,7 +68,35 @@ def test_supplier_inbound_waits_per_partner_with_a_deferrable_sensor(tmp_path: P
     assert info["sensor"] == "SftpInboxSensor" and info["soft_fail"] is True
     # (every task in the mapped group also depends on `partners`, whose output it is mapped over)
     assert "per_partner.wait_for_files" in info["up"]["per_partner.collect"]
-    assert "per_partner.collect" in info["up"]["per_partner.process"]
+    # processing moved out of the group to one mapped task per file (see the test below)
+    assert "per_partner.collect" in info["up"]["pending_files"]
     assert info["up"]["per_partner.wait_for_files"] == ["partners"]
     # parsing the DAG must not pull in the SSH libraries (they load when the task runs)
     assert "paramiko" not in info["heavy"] and "asyncssh" not in info["heavy"]
+
+
+def test_supplier_inbound_processes_each_file_as_its_own_mapped_task(tmp_path: Path):
+    code = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'supplier_inbound.py')!r}); "
+        "d = bag.dags['supplier_inbound']; t = d.task_dict; "
+        "print(json.dumps({k: {'mapped': t[k].is_mapped, 'group': t[k].get_closest_mapped_task_group() is not None, "
+        "'rule': str(t[k].trigger_rule.value), 'up': sorted(t[k].upstream_task_ids), "
+        "'down': sorted(t[k].downstream_task_ids)} for k in t}))"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    tasks = json.loads(out.stdout.strip().splitlines()[-1])
+    # per file: a mapped task of its own, outside the per-partner group, fed by the list of waiting files
+    assert tasks["process_file"]["mapped"] and not tasks["process_file"]["group"]
+    assert tasks["process_file"]["up"] == ["pending_files"]
+    assert tasks["per_partner.collect"]["group"]
+    # an idle (skipped) or broken partner must not stop the other partners' files...
+    assert tasks["pending_files"]["rule"] == "all_done"
+    # ...but a failed collect or file still turns the run red through the leaf
+    assert tasks["summary"]["rule"] == "none_failed" and tasks["summary"]["down"] == []
+    assert set(tasks["summary"]["up"]) == {"per_partner.collect", "process_file"}

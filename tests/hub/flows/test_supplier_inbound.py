@@ -12,7 +12,7 @@ from canonical_model.documents import PurchaseOrder, ShipmentNotice
 from canonical_model.store import documents, ledger, quarantine
 from canonical_model.store.tables import InboxRow, QuarantineRow
 from hub.flows.supplier_collect import collect_files
-from hub.flows.supplier_inbound import process_inbox
+from hub.flows.supplier_inbound import pending_files, process_file, process_inbox
 from hub.replay import replay
 
 PARTNER = "SUP-001"  # profile: min age 2 s, batch required, tolerance 5 %, not all-or-nothing
@@ -241,3 +241,84 @@ def test_order_response_rejecting_a_line_raises_an_alert_for_the_buyer(sqlite_st
     assert [(line.line_no, line.action) for line in response.lines] == [(1, "accepted"), (2, "rejected")]
     assert alert.alert_type == "ORDER_REJECTED" and "CGDD000101" in alert.message
     assert run(sqlite_store)[1]["alerts"] == 0
+
+
+def pending_ids(store) -> list[int]:
+    with store.session() as s:
+        return [row.id for row in ledger.pending(s, "sftp") if row.partner == PARTNER]
+
+
+def stored_versions(store, key: str) -> int:
+    from canonical_model.store.tables import DocumentRow
+
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(DocumentRow).where(DocumentRow.business_key == key))
+
+
+def test_process_file_twice_is_a_noop_the_second_time(sqlite_store, sftp):
+    seed_po(sqlite_store)
+    drop(sftp, "DESADV_1.edi", desadv())
+    assert collect_files(sqlite_store, PARTNER) == {"new": 1, "duplicate": 0}
+    (inbox_id,) = pending_ids(sqlite_store)
+
+    first = process_file(sqlite_store, PARTNER, inbox_id)
+    assert first == {"files": 1, "documents": 1, "quarantined": 0, "alerts": 1}
+    # an Airflow retry or a rerun of the same mapped task instance
+    assert process_file(sqlite_store, PARTNER, inbox_id) == {"files": 0, "documents": 0, "quarantined": 0,
+                                                              "alerts": 0}
+    assert process_inbox(sqlite_store, PARTNER) == {"files": 0, "documents": 0, "quarantined": 0, "alerts": 0}
+    assert stored_versions(sqlite_store, f"{PARTNER}/ASN-1") == 1
+    with sqlite_store.session() as s:
+        assert s.get(InboxRow, inbox_id).status == "processed"
+        assert len(list(documents.current(s, "Alert"))) == 1
+
+
+def test_process_file_ignores_another_partners_row_and_unknown_ids(sqlite_store, sftp):
+    seed_po(sqlite_store)
+    drop(sftp, "DESADV_1.edi", desadv())
+    collect_files(sqlite_store, PARTNER)
+    (inbox_id,) = pending_ids(sqlite_store)
+    nothing = {"files": 0, "documents": 0, "quarantined": 0, "alerts": 0}
+    assert process_file(sqlite_store, "SUP-999", inbox_id) == nothing
+    assert process_file(sqlite_store, PARTNER, inbox_id + 1000) == nothing
+    assert pending_ids(sqlite_store) == [inbox_id]
+
+
+def test_two_workers_on_the_same_file_process_it_once(sqlite_store, sftp, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from canonical_model.store import open_store
+
+    seed_po(sqlite_store)
+    drop(sftp, "DESADV_1.edi", desadv())
+    collect_files(sqlite_store, PARTNER)
+    (inbox_id,) = pending_ids(sqlite_store)
+    # two engines on the same database file: as two Airflow workers would open it
+    stores = [open_store(str(sqlite_store.engine.url), archive_dir=sqlite_store.archive_dir, migrate=False)
+              for _ in range(2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda st: process_file(st, PARTNER, inbox_id), stores))
+    finally:
+        for st in stores:
+            st.dispose()
+    assert sorted(r["files"] for r in results) == [0, 1]
+    assert sum(r["documents"] for r in results) == 1
+    assert stored_versions(sqlite_store, f"{PARTNER}/ASN-1") == 1
+
+
+def test_pending_files_lists_rows_an_earlier_run_left_behind(sqlite_store, sftp):
+    seed_po(sqlite_store)
+    drop(sftp, "DESADV_1.edi", desadv())
+    collect_files(sqlite_store, PARTNER)
+    # the first run collected but never processed (its process task failed or was killed)
+    (left_behind,) = pending_ids(sqlite_store)
+    drop(sftp, "DESADV_2.edi", desadv(asn_number="ASN-2", control_ref="9002"))
+    collect_files(sqlite_store, PARTNER)
+    waiting = pending_files(sqlite_store, [PARTNER])
+    assert [f["inbox_id"] for f in waiting][0] == left_behind and len(waiting) == 2
+    assert {f["partner_id"] for f in waiting} == {PARTNER}
+    assert pending_files(sqlite_store, ["SUP-999"]) == []
+    for f in waiting:
+        process_file(sqlite_store, f["partner_id"], f["inbox_id"])
+    assert pending_files(sqlite_store, [PARTNER]) == []
