@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hub.errors import FatalError
@@ -177,3 +177,21 @@ def _normalize_conn_type(conn_type: Optional[str]) -> Optional[str]:
     if conn_type == "postgresql":
         return "postgres"
     return conn_type.replace("-", "_")
+
+
+class ConnectionSettings:
+    """Mixin for adapter settings built by ``from_connection(conn)``: the two other ways in.
+
+    ``from_uri`` takes the URI (or JSON) form of an ``AIRFLOW_CONN_*`` value, ``from_conn_id``
+    looks the Connection up (environment first, then Airflow). Subclasses set ``DEFAULT_CONN_ID``.
+    """
+
+    DEFAULT_CONN_ID: ClassVar[str]
+
+    @classmethod
+    def from_uri(cls, uri: str):
+        return cls.from_connection(parse_connection(uri, cls.DEFAULT_CONN_ID))  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_conn_id(cls, conn_id: Optional[str] = None):
+        return cls.from_connection(get_connection(conn_id or cls.DEFAULT_CONN_ID))  # type: ignore[attr-defined]

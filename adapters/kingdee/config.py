@@ -15,19 +15,20 @@ shows them; Airflow masks the same fields (``password``, extras containing ``sec
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from hub.connections import get_connection, parse_connection
+from hub.connections import ConnectionSettings
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "kingdee_default"
 DEFAULT_SCHEMA = "k3cloud"
 
 
-class KingdeeConfig(BaseModel):
+class KingdeeConfig(ConnectionSettings, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    DEFAULT_CONN_ID: ClassVar[str] = DEFAULT_CONN_ID
 
     base_url: str = Field(description="WebAPI base, e.g. http://erp.example.com/k3cloud")
     acct_id: str = Field(description="data-centre (账套) id")
@@ -62,17 +63,7 @@ class KingdeeConfig(BaseModel):
         return cls._build(conn.host, conn.port, conn.schema, conn.login, conn.password,
                           dict(conn.extra_dejson or {}))
 
-    @classmethod
-    def from_uri(cls, uri: str) -> "KingdeeConfig":
-        """Parse the Airflow Connection URI form, e.g. ``AIRFLOW_CONN_KINGDEE_DEFAULT``:
-        ``kingdee://user:pass@host:port/k3cloud?acct_id=...&lcid=2052`` (values URL-quoted;
-        Airflow's ``__extra__=<json>`` form is accepted too)."""
-        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
 
-    @classmethod
-    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "KingdeeConfig":
-        """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` if set, else Airflow's store."""
-        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, host: Optional[str], port: Optional[int], schema: Optional[str], login: Optional[str],

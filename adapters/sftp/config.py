@@ -16,11 +16,11 @@ See adapters/sftp/README.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from hub.connections import get_connection, parse_connection
+from hub.connections import ConnectionSettings
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "supplier_sftp_default"
@@ -32,8 +32,9 @@ _EXTRA_FIELDS = ("known_hosts", "private_key", "key_file", "min_file_age_seconds
 _REFUSED_EXTRAS = ("no_host_key_check", "allow_host_key_change")
 
 
-class SftpConfig(BaseModel):
+class SftpConfig(ConnectionSettings, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    DEFAULT_CONN_ID: ClassVar[str] = DEFAULT_CONN_ID
 
     host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
@@ -98,15 +99,7 @@ class SftpConfig(BaseModel):
             extras=dict(conn.extra_dejson or {}),
         )
 
-    @classmethod
-    def from_uri(cls, uri: str) -> "SftpConfig":
-        """Parse an Airflow Connection URI (``sftp://user:password@host:port/?extra=value``)."""
-        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
 
-    @classmethod
-    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "SftpConfig":
-        """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` if set, else Airflow's store."""
-        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, *, host: str, port: int | None, login: str, password: str, extras: dict[str, Any]) -> "SftpConfig":

@@ -13,11 +13,11 @@ see :func:`hub.connections.parse_connection`)::
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from hub.connections import get_connection, parse_connection
+from hub.connections import ConnectionSettings
 from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "wms_default"
@@ -28,8 +28,9 @@ DEFAULT_CONN_ID = "wms_default"
 Dialect = Literal["greaterwms", "odoo"]
 
 
-class WmsConfig(BaseModel):
+class WmsConfig(ConnectionSettings, BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    DEFAULT_CONN_ID: ClassVar[str] = DEFAULT_CONN_ID
 
     base_url: str
     token: SecretStr = Field(repr=False)
@@ -55,15 +56,7 @@ class WmsConfig(BaseModel):
         return cls._build(host=conn.host or "", port=conn.port, schema=schema, password=conn.password or "",
                           extras=dict(conn.extra_dejson or {}))
 
-    @classmethod
-    def from_uri(cls, uri: str) -> "WmsConfig":
-        """Parse an Airflow Connection URI, e.g. ``wms://:<token>@host:8603/?dialect=greaterwms``."""
-        return cls.from_connection(parse_connection(uri, DEFAULT_CONN_ID))
 
-    @classmethod
-    def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "WmsConfig":
-        """The Airflow Connection ``conn_id``: ``AIRFLOW_CONN_<ID>`` (URI or JSON) if set, else Airflow's store."""
-        return cls.from_connection(get_connection(conn_id))
 
     @classmethod
     def _build(cls, *, host: str, port: int | None, schema: str, password: str, extras: dict[str, Any]) -> "WmsConfig":
