@@ -303,14 +303,97 @@ class Invoice(CanonicalDocument):
     lines: list[InvoiceLine] = Field(min_length=1)
 
 
+class BomComponent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_no: int = Field(ge=1)
+    material_id: str
+    #: per ``BillOfMaterials.base_quantity`` of the parent
+    quantity_per: Quantity = Field(gt=0)
+    uom: str
+    #: fraction lost in production (0.02 = 2 %), so gross = net * (1 + scrap_rate)
+    scrap_rate: Quantity = Field(default=Decimal(0), ge=0, lt=1)
+    valid_from: Optional[dt.date] = None
+    valid_to: Optional[dt.date] = None
+
+
+class BillOfMaterials(CanonicalDocument):
+    """One BOM version of a parent material (ERP ENG_BOM / U9 BOMMaster)."""
+
+    business_key_fields: ClassVar = ("bom_id",)
+    type: Literal["BillOfMaterials"] = "BillOfMaterials"
+    bom_id: str
+    material_id: str
+    base_quantity: Quantity = Field(default=Decimal(1), gt=0)
+    uom: Optional[str] = None
+    status: Literal["active", "inactive"] = "active"
+    components: list[BomComponent] = Field(min_length=1)
+
+
+class ProductionOrder(CanonicalDocument):
+    """An MES work order or ERP production order (PRD_MO / U9 MO)."""
+
+    business_key_fields: ClassVar = ("order_id",)
+    type: Literal["ProductionOrder"] = "ProductionOrder"
+    order_id: str
+    material_id: str
+    quantity: Quantity = Field(gt=0)
+    uom: str
+    start: Optional[dt.datetime] = None
+    due: Optional[dt.datetime] = None
+    line: Optional[str] = None
+    status: Literal["planned", "released", "started", "completed", "closed", "cancelled"] = "planned"
+    version: int = 1
+
+
+class StockLevel(CanonicalDocument):
+    """On-hand stock of one material in one warehouse (and batch, where the ERP keeps batches)."""
+
+    business_key_fields: ClassVar = ("material_id", "warehouse", "batch_number")
+    type: Literal["StockLevel"] = "StockLevel"
+    material_id: str
+    warehouse: str
+    #: "" when the ERP does not keep batches for the material (part of the business key)
+    batch_number: str = ""
+    quantity: Quantity
+    uom: str
+    as_of: Optional[dt.datetime] = None
+
+
+class InspectionCharacteristic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    value: Optional[str] = None
+    result: Literal["pass", "fail"]
+
+
+class Inspection(CanonicalDocument):
+    """An incoming-goods QC result for one batch (pushed to the ERP's inspection bill)."""
+
+    business_key_fields: ClassVar = ("inspection_id",)
+    type: Literal["Inspection"] = "Inspection"
+    inspection_id: str
+    batch_id: str
+    material_id: str
+    supplier_id: Optional[str] = None
+    receipt_id: Optional[str] = None
+    po_number: Optional[str] = None
+    inspected_quantity: Quantity = Field(ge=0)
+    rejected_quantity: Quantity = Field(default=Decimal(0), ge=0)
+    uom: str
+    result: Literal["pass", "fail", "conditional"]
+    inspected_at: dt.datetime
+    characteristics: list[InspectionCharacteristic] = Field(default_factory=list)
+    defects: list[str] = Field(default_factory=list)
+
+
 AnyDocument = Annotated[
     Union[Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert, OrderResponse, DeliverySchedule,
-          InventoryReport, Invoice],
+          InventoryReport, Invoice, BillOfMaterials, ProductionOrder, StockLevel, Inspection],
     Field(discriminator="type"),
 ]
 
 DOCUMENT_TYPES: dict[str, type[CanonicalDocument]] = {
     cls.model_fields["type"].default: cls
     for cls in (Party, Material, PurchaseOrder, ShipmentNotice, Batch, Receipt, Alert, OrderResponse,
-                DeliverySchedule, InventoryReport, Invoice)
+                DeliverySchedule, InventoryReport, Invoice, BillOfMaterials, ProductionOrder, StockLevel, Inspection)
 }
