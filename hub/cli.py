@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from hub.cli_edi import app as edi_app
+from hub.cli_erp import app as erp_app
 from hub.cli_partner import app as partner_app
 
 app = typer.Typer(help="mes-hub: the MES-centred supplier integration hub.", no_args_is_help=True,
@@ -19,6 +20,7 @@ app.add_typer(mapping_app, name="mapping")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(edi_app, name="edi")
 app.add_typer(partner_app, name="partner")
+app.add_typer(erp_app, name="erp")
 
 
 def _store():

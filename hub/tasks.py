@@ -6,7 +6,7 @@ XCom carries ids and counts, never payloads.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from typing import Iterator
 
@@ -127,6 +127,43 @@ def post_receipts_to_erp() -> dict:
 
     with _store() as store:
         return _report(deliver_erp_receipts(store, _kingdee()))
+
+
+def erp_entities() -> list[str]:
+    """The entities this plant pulls from its ERP: ``HUB_ERP_ENTITIES`` (comma list), default all."""
+    import os
+
+    from hub.erp import ENTITIES
+    from hub.errors import FatalError
+
+    raw = os.environ.get("HUB_ERP_ENTITIES", "")
+    chosen = [e.strip() for e in raw.split(",") if e.strip()] or list(ENTITIES)
+    unknown = [e for e in chosen if e not in ENTITIES]
+    if unknown:
+        raise FatalError("ERP_UNKNOWN_ENTITY", f"HUB_ERP_ENTITIES names {', '.join(unknown)}; "
+                                               f"known: {', '.join(ENTITIES)}", "HUB_ERP_ENTITIES")
+    return chosen
+
+
+def sync_erp_entity(entity: str) -> dict:
+    """Pull one entity from the configured ERP (``HUB_ERP``) into the store."""
+    from hub.erp import open_erp
+    from hub.flows.erp_sync import sync_entity
+
+    with _store() as store, closing(open_erp()) as client:
+        return asdict(sync_entity(store, client, entity))
+
+
+def push_to_erp() -> dict:
+    """Drain the configured ERP's outbox; parked rows fail the task so someone looks at them."""
+    from hub.erp import open_erp
+    from hub.flows.erp_push import drain
+
+    with _store() as store, closing(open_erp()) as client:
+        counts = drain(store, client)
+    if counts.failed:
+        raise HubOutboxFailed(counts.errors)
+    return {"sent": counts.sent, "failed": counts.failed, "pending": counts.pending}
 
 
 def deliver_supplier_outbox(partner_id: str) -> dict:

@@ -36,28 +36,56 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
 
 
 def upsert(session: Session, doc: CanonicalDocument, actor: str = "hub") -> UpsertResult:
-    doc_type = doc.type  # type: ignore[attr-defined]
-    key = doc.business_key
-    current = session.scalars(
-        select(DocumentRow).where(DocumentRow.doc_type == doc_type, DocumentRow.business_key == key,
-                                  DocumentRow.is_current.is_(True))
-        .with_for_update()).first()
-    content_hash = doc.content_hash
-    body = doc.content()
-    source = doc.source.model_dump(mode="json", exclude_none=True) if doc.source else None
-    if current is not None and current.content_hash == content_hash:
-        return UpsertResult("unchanged", current.version)
-    version = 1 if current is None else current.version + 1
-    if current is not None:
-        current.is_current = False
-        session.flush()
-    session.add(DocumentRow(doc_type=doc_type, business_key=key, version=version, content_hash=content_hash,
-                            source=source, body=body, is_current=True))
-    changes = diff(current.body, body) if current is not None else None
-    audit.record(session, actor=actor, action="created" if current is None else "new_version",
-                 subject_type=doc_type, subject_key=key,
-                 details={"version": version, "source": source, **({"diff": changes} if changes else {})})
-    return UpsertResult("created" if current is None else "updated", version)
+    return upsert_many(session, [doc], actor)[0]
+
+
+#: business keys per IN (...) query: far below every backend's bound-parameter limit
+_KEYS_PER_QUERY = 500
+
+
+def upsert_many(session: Session, docs: list[CanonicalDocument], actor: str = "hub") -> list[UpsertResult]:
+    """Upsert a batch with one lookup query per document type (bulk syncs), results in input order.
+
+    Same rules as one by one: equal content is a no-op, changed content a new version with its
+    diff audited; a key repeated inside the batch is versioned in input order.
+    """
+    current: dict[tuple[str, str], DocumentRow] = {}
+    wanted: dict[str, set[str]] = {}
+    for doc in docs:
+        wanted.setdefault(doc.type, set()).add(doc.business_key)  # type: ignore[attr-defined]
+    for doc_type, keys in wanted.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), _KEYS_PER_QUERY):
+            rows = session.scalars(
+                select(DocumentRow).where(DocumentRow.doc_type == doc_type,
+                                          DocumentRow.business_key.in_(ordered[start:start + _KEYS_PER_QUERY]),
+                                          DocumentRow.is_current.is_(True))
+                .with_for_update())
+            current.update(((row.doc_type, row.business_key), row) for row in rows)
+    results = []
+    for doc in docs:
+        doc_type, key = doc.type, doc.business_key  # type: ignore[attr-defined]
+        previous = current.get((doc_type, key))
+        content_hash = doc.content_hash
+        if previous is not None and previous.content_hash == content_hash:
+            results.append(UpsertResult("unchanged", previous.version))
+            continue
+        body = doc.content()
+        source = doc.source.model_dump(mode="json", exclude_none=True) if doc.source else None
+        version = 1 if previous is None else previous.version + 1
+        if previous is not None:
+            previous.is_current = False
+            session.flush()
+        row = DocumentRow(doc_type=doc_type, business_key=key, version=version, content_hash=content_hash,
+                          source=source, body=body, is_current=True)
+        session.add(row)
+        current[(doc_type, key)] = row
+        changes = diff(previous.body, body) if previous is not None else None
+        audit.record(session, actor=actor, action="created" if previous is None else "new_version",
+                     subject_type=doc_type, subject_key=key,
+                     details={"version": version, "source": source, **({"diff": changes} if changes else {})})
+        results.append(UpsertResult("created" if previous is None else "updated", version))
+    return results
 
 
 def get(session: Session, doc_type: str, key: str) -> CanonicalDocument | None:
