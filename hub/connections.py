@@ -195,3 +195,30 @@ class ConnectionSettings:
     @classmethod
     def from_conn_id(cls, conn_id: Optional[str] = None):
         return cls.from_connection(get_connection(conn_id or cls.DEFAULT_CONN_ID))  # type: ignore[attr-defined]
+
+
+def http_base_url(host: Optional[str], port: Optional[int], schema: Optional[str], extra: dict[str, Any],
+                  default_path: str) -> str:
+    """The base URL of an HTTP(S) service from Connection fields, the way the issue-5 contract reads them.
+
+    Airflow's HTTP connections put the protocol in ``schema`` (``http``/``https``): honoured, and
+    the service path then comes from extra ``path`` (default ``default_path``). A ``schema``
+    that is not a protocol is taken as the path (the URI form ``type://host:port/<path>``).
+    Extra ``protocol`` or a scheme pasted into ``host`` also set the protocol. Pops the extras
+    it reads (``protocol``, ``path``) so callers can reject unknown ones.
+    """
+    protocol = str(extra.pop("protocol", "") or "")
+    path = extra.pop("path", None)
+    schema = (schema or "").strip()
+    if schema.lower() in ("http", "https"):
+        protocol = protocol or schema.lower()
+    elif schema and path is None:
+        path = schema
+    host = str(host or "")
+    if "://" in host:  # people paste the whole URL into Host; honour its scheme
+        protocol, _, host = host.partition("://")
+    host = host.rstrip("/")
+    netloc = f"{host}:{port}" if port else host
+    path = str(default_path if path is None else path).strip("/")
+    base = f"{protocol or 'http'}://{netloc}"
+    return f"{base}/{path}" if path else base

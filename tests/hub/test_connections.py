@@ -110,3 +110,24 @@ def test_repr_shows_neither_password_nor_extra_values():
         assert "mes_api" in text and "app_secret" in text  # still useful evidence
     with pytest.raises(AttributeError):
         conn.host = "elsewhere"  # frozen
+
+
+@pytest.mark.parametrize("schema, extra, expected", [
+    ("http", {}, "http://erp.local:8080/k3cloud"),                      # Airflow HTTP convention
+    ("https", {"path": "/K3Cloud/"}, "https://erp.local:8080/K3Cloud"),
+    ("k3cloud", {}, "http://erp.local:8080/k3cloud"),                   # URI form: the path
+    (None, {"protocol": "https"}, "https://erp.local:8080/k3cloud"),
+    ("HTTPS", {"path": ""}, "https://erp.local:8080"),
+])
+def test_http_base_url_reads_schema_as_protocol_or_path(schema, extra, expected):
+    from hub.connections import http_base_url
+
+    extra = dict(extra)
+    assert http_base_url("erp.local", 8080, schema, extra, "k3cloud") == expected
+    assert "path" not in extra and "protocol" not in extra  # consumed, so unknown-extra checks pass
+
+
+def test_http_base_url_keeps_a_scheme_pasted_into_host():
+    from hub.connections import http_base_url
+
+    assert http_base_url("https://erp.local/", None, "http", {}, "U9C") == "https://erp.local/U9C"
