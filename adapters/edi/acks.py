@@ -460,7 +460,7 @@ def x12_acks(data: Union[bytes, object], filename: str = "<bytes>", *, kind: str
         for group in inter.groups:
             ack = ack_of(group)
             declared = group.ge.get(0).strip() if group.ge is not None else ""
-            ack.declared_count = int(declared) if declared.isdigit() else group.transaction_count
+            ack.declared_count = int(declared) if declared.isascii() and declared.isdigit() else group.transaction_count
             ack.errors = [x12_error(e)[1] for e in group.errors]
         interchange_errors = [x12_error(e)[1] for e in inter.errors if x12_error(e)[0] == "interchange"]
         if fatal is not None:
@@ -597,7 +597,7 @@ def _read_997(txn, inter) -> Ack:
         elif seg.tag == "AK9":
             ack.result = _AK9_RESULT.get(seg.get(0), "rejected")
             count = seg.get(1).strip()
-            ack.declared_count = int(count) if count.isdigit() else None
+            ack.declared_count = int(count) if count.isascii() and count.isdigit() else None
             ack.errors.extend(AckError(code, "GE") for code in (seg.get(i) for i in range(4, 9)) if code)
     return ack
 

@@ -42,10 +42,11 @@ from __future__ import annotations
 import io
 import re
 from itertools import repeat
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Iterator, Literal, Optional, Union
 
-from adapters.edi.segments import Segment
+from adapters.edi import segments as _segments_module
+from adapters.edi.segments import SEGMENT_SETTERS, Segment
 from hub.errors import HubError, SkippableError
 
 CHUNK_SIZE = 64 * 1024
@@ -316,7 +317,7 @@ _SERVICE_TAGS = frozenset({"UNA", "UNB", "UNH", "UNT", "UNG", "UNE", "UNZ"})
 Repetitions = Optional[dict[int, list[list[str]]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EdifactSegment(Segment):
     """A segment with repeated data elements (syntax 4 repetition separator).
 
@@ -447,13 +448,63 @@ def _split_slow(text: str, d: Delimiters) -> tuple[str, list[list[str]], Repetit
 
 
 _new_object = object.__new__
-#: Segment is a plain (non-slotted) frozen dataclass of exactly these fields, so the hot loop
-#: may fill an instance's __dict__ directly: its generated __init__ costs more than splitting
-#: the segment (it goes through object.__setattr__ once per field). Checked, not assumed.
-_DIRECT_SEGMENTS = (
-    tuple(f.name for f in fields(Segment)) == ("tag", "elements", "line", "index")
-    and "__slots__" not in Segment.__dict__ and Segment.__init__.__module__ == Segment.__module__
-)
+#: Segment's slot setters (None if it stops being a plain slotted dataclass): the batch loop
+#: fills a new instance with them, at half the cost of the frozen dataclass __init__
+_SETTERS = SEGMENT_SETTERS
+_DIRECT_SEGMENTS = _SETTERS is not None
+
+
+#: what follows the terminator between two batch segments, by separator length
+_LINE_ENDS = {1: b"", 2: b"\n", 3: b"\r\n"}
+
+
+def _batch_end(buf: bytes, pos: int, term: bytes) -> int:
+    """The index of the last terminator a batch starting at ``pos`` may take, or -1: never
+    past the first UNZ, never into a UNB/UNA (the next interchange may have other
+    delimiters). A marker inside data only ends a batch early. (The accelerator's
+    ``batch_end`` finds the same in one pass.)"""
+    end = buf.rfind(term, pos)
+    if end <= pos:
+        return -1
+    k = buf.find(b"UNZ", pos, end)
+    if k >= 0:
+        end = buf.find(term, k, end + 1)
+    for marker in (b"UNB", b"UNA"):
+        k = buf.find(marker, pos, end)
+        if k >= 0:
+            end = buf.rfind(term, pos, k)
+            if end <= pos:
+                return -1
+    return end
+
+
+def _region_shape(region: bytes, term: bytes, rel: Optional[bytes]) -> Optional[tuple[int, int, int, int, bool]]:
+    """Whether a batch region (complete segments, last terminator cut off) has the plain
+    shape the batch path needs: one segment per line or all on one line, no blank lines,
+    wraps or indentation, no release character before a terminator or line end. Returns
+    ``(lead, newlines in lead, newlines in body, separator length, body is ASCII)`` where
+    body is the region without its leading blanks/line ends, or None. (The accelerator's
+    ``region_shape`` computes the same in a few memchr passes.)"""
+    if rel is not None and rel in region and (region.endswith(rel) or rel + term in region
+                                              or rel + b"\n" in region or rel + b"\r" in region):
+        return None
+    body = region.lstrip(b" \t\r\n")
+    if not body:
+        return None
+    lead = len(region) - len(body)
+    lead_nl = region.count(b"\n", 0, lead) if lead else 0
+    nl = body.count(b"\n")
+    if nl == 0 and b"\r" not in body:
+        if term + b" " in body or term + b"\t" in body:
+            return None
+        return lead, lead_nl, 0, 1, body.isascii()
+    sep = term + (b"\r\n" if b"\r" in body else b"\n")
+    # every line end must sit right after a terminator, and every terminator before one
+    if (body.count(sep) != nl or body.count(term) != nl or body.count(b"\r") != body.count(b"\r\n")
+            or (len(sep) == 3 and body.count(b"\r") != nl)
+            or b"\n " in body or b"\n\t" in body):
+        return None
+    return lead, lead_nl, nl, len(sep), body.isascii()
 
 
 def _make_segment(tag: str, elements: list[list[str]], line: int, index: int,
@@ -501,6 +552,12 @@ class Interchange:
         self._fast = 2 * tok.chunk_size <= tok.max_segment
         self._term_b = delimiters.terminator.encode("latin-1")
         self._rel_b = delimiters.release.encode("latin-1") if delimiters.release else None
+        # the C accelerator splits bytes, so it takes only ASCII delimiters (any others: Python)
+        used = [c for c in (delimiters.component, delimiters.element, delimiters.release,
+                            delimiters.repetition, delimiters.terminator) if c]
+        self._speedups = _segments_module.speedups() if all(c.isascii() for c in used) else None
+        self._sink: Optional[list[Segment]] = None  # the open message's segments (accelerator)
+        self._read_last: Optional[Segment] = None  # last segment the accelerator read
 
     # -- helpers ---------------------------------------------------------------------
     def _warn(self, text: str) -> None:
@@ -563,7 +620,35 @@ class Interchange:
     def _fast_batch(self) -> Optional[tuple[list[str], int, int, bool]]:
         """The text of every complete segment in the buffer (with the first one's line, the
         line step per segment and whether any needs release/repetition handling), or None
-        to take the careful path.
+        to take the careful path (see :meth:`_fast_region`)."""
+        region = self._fast_region()
+        if region is None:
+            return None
+        body, sep, line, step = region
+        if body.isascii():
+            # latin-1: a non-ASCII terminator cannot be in an ASCII body (one segment), nothing to split
+            texts = body.decode("ascii").split(sep.decode("latin-1"))
+        else:  # lenient policy (_fast_region refuses non-ASCII under the strict one)
+            texts = []
+            first = idx = self._index
+            ln = line
+            for raw in body.split(sep):
+                idx += 1
+                if raw.isascii():
+                    texts.append(raw.decode("ascii"))
+                else:
+                    self._index = idx  # _decode names the segment in its warning
+                    texts.append(self._decode(raw, ln))
+                ln += step
+            self._index = first
+        rel, rep = self._rel_b, self.delimiters.repetition
+        careful = (rel is not None and rel in body) or (rep is not None and any(rep in t for t in texts))
+        return texts, line, step, careful
+
+    def _fast_region(self) -> Optional[tuple[bytes, bytes, int, int]]:
+        """The bytes of every complete segment in the buffer, the separator between two
+        segments (terminator plus line end), the first segment's line and the line step per
+        segment; or None to take the careful path. The tokenizer is moved past them.
 
         The common file is one segment per line (or none per line), with no released
         terminator: then the buffer up to its last terminator splits with one bytes.split,
@@ -580,76 +665,78 @@ class Interchange:
             tok._fill()
             buf, pos = tok.buf, tok.pos
         term = self._term_b
-        end = buf.rfind(term, pos)
-        if end <= pos:
+        speedups = self._speedups
+        end = speedups.batch_end(buf, pos, term[0], False) if speedups is not None else _batch_end(buf, pos, term)
+        if end < 0:
             return None
-        k = buf.find(b"UNZ", pos, end)
-        if k >= 0:
-            end = buf.find(term, k, end + 1)
-        for marker in (b"UNB", b"UNA"):
-            k = buf.find(marker, pos, end)
-            if k >= 0:
-                end = buf.rfind(term, pos, k)
-                if end <= pos:
-                    return None
         region = buf[pos:end]
-        rel = self._rel_b
-        released = rel is not None and rel in region
-        if released and (region.endswith(rel) or rel + term in region  # type: ignore[operator]
-                         or rel + b"\n" in region or rel + b"\r" in region):  # type: ignore[operator]
-            return None
-        body = region.lstrip(b" \t\r\n")
-        if not body:
-            return None
-        lead = len(region) - len(body)
-        line = tok.line + (region.count(b"\n", 0, lead) if lead else 0)
-        nl = body.count(b"\n")
-        if nl == 0 and b"\r" not in body:
-            sep, step = term, 0
-            if term + b" " in body or term + b"\t" in body:
-                return None
+        if speedups is not None:
+            shape = speedups.region_shape(region, term[0], self._rel_b[0] if self._rel_b else -1, False)
         else:
-            sep = term + (b"\r\n" if b"\r" in body else b"\n")
-            # every line end must sit right after a terminator, and every terminator before one
-            if (body.count(sep) != nl or body.count(term) != nl or body.count(b"\r") != body.count(b"\r\n")
-                    or (len(sep) == 3 and body.count(b"\r") != nl)
-                    or b"\n " in body or b"\n\t" in body):
-                return None
-            step = 1
-        d = self.delimiters
-        if body.isascii():
-            texts = body.decode("ascii").split(sep.decode("ascii"))
-        elif self.charset_policy == "strict":
+            shape = _region_shape(region, term, self._rel_b)
+        if shape is None:
+            return None
+        lead, lead_nl, nl, sep_len, ascii = shape
+        if self.charset_policy == "strict" and not ascii:
             return None  # raise CHARSET_MISMATCH at its own segment, after the ones before it
-        else:
-            texts = []
-            first = idx = self._index
-            ln = line
-            for raw in body.split(sep):
-                idx += 1
-                if raw.isascii():
-                    texts.append(raw.decode("ascii"))
-                else:
-                    self._index = idx  # _decode names the segment in its warning
-                    texts.append(self._decode(raw, ln))
-                ln += step
-            self._index = first
+        body = region[lead:] if lead else region
+        line = tok.line + lead_nl
+        sep = term + _LINE_ENDS[sep_len]
+        step = 1 if sep_len > 1 else 0
         tok._last_pos, tok._last_line = pos, tok.line
         tok.pos = end + 1
         tok.line = line + nl
-        rep = d.repetition
-        careful = released or (rep is not None and any(rep in t for t in texts))
-        return texts, line, step, careful
+        return body, sep, line, step
+
+    def _special_segment(self, raw: bytes, line: int, index: int) -> Segment:
+        """One batch segment the accelerator leaves to Python: non-ASCII bytes (decoded, with
+        the charset warning), release or repetition characters."""
+        self._index = index  # _decode names the segment in its warning
+        text = raw.decode("ascii") if raw.isascii() else self._decode(raw, line)
+        tag, elements, reps = _split(text, self.delimiters)
+        return _make_segment(tag, elements, line, index, reps)
+
+    def _compiled_segments(self, speedups) -> Iterator[Segment]:
+        """:meth:`_segments` with the C accelerator: a validated batch is split and built in
+        C, and message content goes straight into the open message (``self._sink``); only
+        service segments and segments outside a message come back here."""
+        d = self.delimiters
+        args = (ord(d.element), ord(d.component), ord(d.release) if d.release else -1,
+                ord(d.repetition) if d.repetition else -1, False)
+        batch_type = speedups.SegmentBatch
+        special = self._special_segment
+        while True:
+            region = self._fast_region()
+            if region is None:
+                seg = self._next_segment()
+                if seg is None:
+                    return
+                yield seg
+                continue
+            body, sep, line, step = region
+            batch = batch_type(body, sep, *args, line, step, self._index, special, _SERVICE_TAGS)
+            fill = batch.fill
+            while True:
+                seg = fill(self._sink)
+                self._index = batch.index
+                if seg is None:
+                    break
+                yield seg
+            self._read_last = batch.last
 
     def _segments(self) -> Iterator[Segment]:
         """Segments one by one, never a batch of them at once: a list of thousands of
         Segment objects would outlive the young GC generations and make every full
         collection walk them (measured: a third of the parse time)."""
         fast = self._fast
+        if fast and self._speedups is not None:
+            yield from self._compiled_segments(self._speedups)
+            return
         d = self.delimiters
         el, comps, rel, rep = d.element, repeat(d.component), d.release, d.repetition
         split = _str_split
         new = _new_object
+        set_tag, set_elements, set_line, set_index = _SETTERS or (None, None, None, None)
         while True:
             batch = self._fast_batch() if fast else None
             if batch is None:
@@ -665,7 +752,10 @@ class Interchange:
                     idx += 1
                     parts = list(map(split, text.split(el), comps))
                     seg = new(Segment)
-                    seg.__dict__.update(tag=parts[0][0], elements=parts[1:], line=line, index=idx)
+                    set_tag(seg, parts[0][0])
+                    set_elements(seg, parts[1:])
+                    set_line(seg, line)
+                    set_index(seg, idx)
                     self._index = idx
                     yield seg
                     line += step
@@ -678,7 +768,10 @@ class Interchange:
                     elif _DIRECT_SEGMENTS:
                         parts = list(map(split, text.split(el), comps))
                         seg = new(Segment)
-                        seg.__dict__.update(tag=parts[0][0], elements=parts[1:], line=line, index=idx)
+                        set_tag(seg, parts[0][0])
+                        set_elements(seg, parts[1:])
+                        set_line(seg, line)
+                        set_index(seg, idx)
                     else:
                         parts = list(map(split, text.split(el), comps))
                         seg = Segment(parts[0][0], parts[1:], line, idx)
@@ -729,6 +822,7 @@ class Interchange:
                 msg = Message(seg.get(1, 0), seg.get(1, 1), seg.get(1, 2), seg.get(1, 3), seg.get(1, 4),
                               seg.get(0, 0), [seg], group.get(4, 0) if group is not None else None)
                 append = msg.segments.append
+                self._sink = msg.segments
                 messages += 1
                 group_count += 1
             elif tag == "UNT":
@@ -738,11 +832,11 @@ class Interchange:
                 msg.segments.append(seg)
                 self._check_unt(msg, seg)
                 yield msg
-                msg = append = None
+                msg = append = self._sink = None
             elif tag == "UNG":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = append = None
+                    msg = append = self._sink = None
                 if group is not None:
                     self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before the next UNG", seg)
                 group, group_count = seg, 0
@@ -750,7 +844,7 @@ class Interchange:
             elif tag == "UNE":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = append = None
+                    msg = append = self._sink = None
                 if group is None:
                     self._error("SYNTAX_ERROR", "UNE without UNG", seg)
                     continue
@@ -762,7 +856,7 @@ class Interchange:
             elif tag == "UNZ":
                 if msg is not None:
                     yield close_missing_unt(msg, seg)
-                    msg = append = None
+                    msg = append = self._sink = None
                 if group is not None:
                     self._error("MISSING_UNE", f"group {group.get(4, 0)!r} has no UNE before UNZ", seg)
                 # ISO 9735: UNZ counts groups when groups are used, else messages
@@ -774,6 +868,9 @@ class Interchange:
                 self.unz = seg
                 break
 
+        self._sink = None
+        if self._read_last is not None and self._read_last.index > last.index:
+            last = self._read_last  # message content the accelerator read past this loop
         if self.unz is None:
             if msg is not None:
                 yield close_missing_unt(msg, last)
@@ -791,12 +888,12 @@ class Interchange:
 
     def _check_count(self, code: str, seg: Segment, actual: int, what: str) -> None:
         declared = seg.get(0, 0)
-        if not declared.isdigit() or int(declared) != actual:
+        if not _is_number(declared) or int(declared) != actual:
             self._error(code, f"{seg.tag} says {declared!r} {what} but {actual} were found", seg)
 
     def _check_unt(self, msg: Message, unt: Segment) -> None:
         declared = unt.get(0, 0)
-        if not declared.isdigit() or int(declared) != len(msg.segments):
+        if not _is_number(declared) or int(declared) != len(msg.segments):
             msg.errors.append(self._error(
                 "UNT_COUNT_MISMATCH", f"UNT says {declared!r} segments but message {msg.ref!r} has "
                 f"{len(msg.segments)} (UNH and UNT included)", unt))
@@ -807,6 +904,11 @@ class Interchange:
     def messages(self) -> list[Message]:
         """All messages as a list (convenience for small files; not streaming)."""
         return list(self.iter_messages())
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _is_utf8(raw: bytes) -> bool:

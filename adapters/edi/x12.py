@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Sequence, Union
 
 from adapters.edi.edifact import detect_format  # noqa: F401  (one detector for both standards)
-from adapters.edi.segments import Segment
+from adapters.edi import segments as _segments_module
+from adapters.edi.segments import SEGMENT_SETTERS, Segment
 from hub.errors import HubError, SkippableError
 
 __all__ = [
@@ -80,13 +81,10 @@ _NOISE = b" \t\r\n"
 #: tags iter_transactions() has to look at; every other tag inside ST..SE is content
 _ENVELOPE_TAGS = frozenset({"ST", "SE", "GS", "GE", "IEA", "ISA", "TA1"})
 _new_object = object.__new__
-#: Segment is a plain (non-slotted) frozen dataclass of exactly these fields, so the batch loop
-#: may fill an instance's __dict__ directly: its generated __init__ (object.__setattr__ per
-#: field) costs more than splitting the segment. Checked, not assumed (same as edifact.py).
-_DIRECT_SEGMENTS = (
-    tuple(f.name for f in fields(Segment)) == ("tag", "elements", "line", "index")
-    and "__slots__" not in Segment.__dict__ and Segment.__init__.__module__ == Segment.__module__
-)
+#: Segment's slot setters (None if it stops being a plain slotted dataclass): the batch loop
+#: fills a new instance with them, at half the cost of the frozen dataclass __init__
+_SETTERS = SEGMENT_SETTERS
+_DIRECT_SEGMENTS = _SETTERS is not None
 
 
 @dataclass(frozen=True)
@@ -381,6 +379,54 @@ class _Tokenizer:
                 return body, line
 
 
+#: what follows the terminator between two batch segments, by separator length
+_LINE_ENDS = {1: b"", 2: b"\n", 3: b"\r\n"}
+
+
+def _batch_end(buf: bytes, pos: int, term: bytes) -> int:
+    """The index of the last terminator a batch starting at ``pos`` may take, or -1: never
+    past the first IEA, never into an ISA (the next interchange may have other delimiters).
+    A marker inside data only ends a batch early. (The accelerator's ``batch_end`` finds the
+    same in one pass.)"""
+    end = buf.rfind(term, pos)
+    if end <= pos:
+        return -1
+    k = buf.find(b"IEA", pos, end)
+    if k >= 0:
+        end = buf.find(term, k, end + 1)
+    k = buf.find(b"ISA", pos, end)
+    if k >= 0:
+        end = buf.rfind(term, pos, k)
+        if end <= pos:
+            return -1
+    return end
+
+
+def _region_shape(region: bytes, term: bytes) -> Optional[tuple[int, int, int, int, bool]]:
+    """Whether a batch region (complete segments, last terminator cut off) has the plain
+    shape the batch path needs: one segment per line or all on one line, no blank lines,
+    wraps, indentation or empty segments. Returns ``(lead, newlines in lead, newlines in
+    body, separator length, body is ASCII)`` where body is the region without its leading
+    noise, or None. (The accelerator's ``region_shape`` computes the same in a few memchr passes.)"""
+    body = region.lstrip(_NOISE)
+    if not body:
+        return None
+    lead = len(region) - len(body)
+    lead_nl = region.count(b"\n", 0, lead) if lead else 0
+    nl = body.count(b"\n")
+    if nl == 0 and b"\r" not in body:
+        if term + b" " in body or term + b"\t" in body or term + term in body or body.endswith(term):
+            return None
+        return lead, lead_nl, 0, 1, body.isascii()
+    sep = term + (b"\r\n" if b"\r" in body else b"\n")
+    # every line end must sit right after a terminator, and every terminator before one
+    if (body.count(sep) != nl or body.count(term) != nl or body.count(b"\r") != body.count(b"\r\n")
+            or (len(sep) == 3 and body.count(b"\r") != nl) or b"\n " in body or b"\n\t" in body
+            or body.endswith(b"\n")):
+        return None
+    return lead, lead_nl, nl, len(sep), body.isascii()
+
+
 # --------------------------------------------------------------------------- interchange
 
 
@@ -415,6 +461,11 @@ class X12Interchange:
         self._index = 1
         self._started = False
         self.finished = False
+        # the C accelerator splits bytes, so it takes only ASCII delimiters (any others: Python)
+        used = [c for c in (delimiters.element, delimiters.component, delimiters.terminator) if c]
+        self._speedups = _segments_module.speedups() if all(c.isascii() for c in used) else None
+        self._sink: Optional[list[Segment]] = None  # the open transaction set's segments (accelerator)
+        self._read_last: Optional[Segment] = None  # last segment the accelerator read
 
     @property
     def test(self) -> bool:
@@ -477,7 +528,19 @@ class X12Interchange:
 
     def _fast_batch(self) -> Optional[tuple[list[str], int, int]]:
         """The text of every complete segment in the buffer, the first one's line and the
-        line step per segment, or None to take the careful path (``_next_segment``).
+        line step per segment, or None to take the careful path (see :meth:`_fast_region`)."""
+        region = self._fast_region()
+        if region is None:
+            return None
+        body, sep, line, step = region
+        # latin-1: a non-ASCII terminator cannot be in an ASCII body (one segment), nothing to split
+        return body.decode("ascii").split(sep.decode("latin-1")), line, step
+
+    def _fast_region(self) -> Optional[tuple[bytes, bytes, int, int]]:
+        """The bytes of every complete segment in the buffer, the separator between two
+        segments (terminator plus line end), the first one's line and the line step per
+        segment, or None to take the careful path (``_next_segment``). The tokenizer is
+        moved past them.
 
         The common file has one segment per line (or all on one line), ASCII only, no blank
         or wrapped lines: then the buffer up to its last terminator splits with one
@@ -495,47 +558,82 @@ class X12Interchange:
             tok._fill()
             buf, pos = tok.buf, tok.pos
         term = tok.term
-        end = buf.rfind(term, pos)
-        if end <= pos:
+        speedups = self._speedups
+        end = speedups.batch_end(buf, pos, term[0], True) if speedups is not None else _batch_end(buf, pos, term)
+        if end < 0:
             return None
-        k = buf.find(b"IEA", pos, end)
-        if k >= 0:
-            end = buf.find(term, k, end + 1)
-        k = buf.find(b"ISA", pos, end)
-        if k >= 0:
-            end = buf.rfind(term, pos, k)
-            if end <= pos:
-                return None
         region = buf[pos:end]
-        body = region.lstrip(_NOISE)
-        if not body or not body.isascii():
+        shape = (speedups.region_shape(region, term[0], -1, True) if speedups is not None
+                 else _region_shape(region, term))
+        if shape is None:
             return None
-        lead = len(region) - len(body)
-        line = tok.line + (region.count(b"\n", 0, lead) if lead else 0)
-        nl = body.count(b"\n")
-        if nl == 0 and b"\r" not in body:
-            sep, step = term, 0
-            if term + b" " in body or term + b"\t" in body or term + term in body or body.endswith(term):
-                return None
-        else:
-            sep = term + (b"\r\n" if b"\r" in body else b"\n")
-            # every line end must sit right after a terminator, and every terminator before one
-            if (body.count(sep) != nl or body.count(term) != nl or body.count(b"\r") != body.count(b"\r\n")
-                    or (len(sep) == 3 and body.count(b"\r") != nl) or b"\n " in body or b"\n\t" in body
-                    or body.endswith(b"\n")):
-                return None
-            step = 1
-        texts = body.decode("ascii").split(sep.decode("ascii"))
+        lead, lead_nl, nl, sep_len, ascii = shape
+        if not ascii:
+            return None
+        body = region[lead:] if lead else region
+        line = tok.line + lead_nl
+        sep = term + _LINE_ENDS[sep_len]
+        step = 1 if sep_len > 1 else 0
         tok.pos = end + 1
         tok.line = line + nl
-        return texts, line, step
+        return body, sep, line, step
+
+    def _special_segment(self, raw: bytes, line: int, index: int) -> Segment:
+        # the batch is ASCII-only, so the accelerator never needs this; kept for its contract
+        self._index = index
+        text = self._decode(raw, line)
+        d = self.delimiters
+        parts = text.split(d.element)
+        return Segment(parts[0], [p.split(d.component) for p in parts[1:]], line, index)
+
+    def _bad_tag(self, tag: str, good_tags: set[str]) -> Optional[str]:
+        if tag in good_tags:
+            return None
+        if _TAG_RE.match(tag) is None:
+            return f"{tag[:12]!r} is not a segment tag (2-3 capital letters/digits)"
+        good_tags.add(tag)
+        return None
+
+    def _compiled_segments(self, speedups) -> Iterator[Segment]:
+        """:meth:`_segments` with the C accelerator: a validated batch is split and built in
+        C, and transaction set content with a valid tag goes straight into the open set
+        (``self._sink``); envelope segments, bad tags and segments outside a set come back
+        here (``self._bad`` set for each, as in the Python loop)."""
+        d = self.delimiters
+        args = (ord(d.element), ord(d.component), -1, -1, True)
+        batch_type = speedups.SegmentBatch
+        special = self._special_segment
+        good_tags: set[str] = set()
+        while True:
+            region = self._fast_region()
+            if region is None:
+                seg = self._next_segment()
+                if seg is None:
+                    return
+                yield seg
+                continue
+            body, sep, line, step = region
+            batch = batch_type(body, sep, *args, line, step, self._index, special, _ENVELOPE_TAGS)
+            fill = batch.fill
+            while True:
+                seg = fill(self._sink)
+                self._index = batch.index
+                if seg is None:
+                    break
+                self._bad = self._bad_tag(seg.tag, good_tags)
+                yield seg
+            self._read_last = batch.last
 
     def _segments(self) -> Iterator[Segment]:
         """Segments one by one (``self._bad`` set for each), batch-split where possible."""
         d = self.delimiters
         el, comp = d.element, d.component
+        if self._speedups is not None:
+            yield from self._compiled_segments(self._speedups)
+            return
         good_tags: set[str] = set()
         new = _new_object
+        set_tag, set_elements, set_line, set_index = _SETTERS or (None, None, None, None)
         while True:
             batch = self._fast_batch() if _DIRECT_SEGMENTS else None
             if batch is None:
@@ -555,7 +653,10 @@ class X12Interchange:
                 else:
                     elements = [[p] for p in parts[1:]]
                 seg = new(Segment)
-                seg.__dict__.update(tag=tag, elements=elements, line=line, index=idx)
+                set_tag(seg, tag)
+                set_elements(seg, elements)
+                set_line(seg, line)
+                set_index(seg, idx)
                 if tag in good_tags:
                     self._bad = None
                 elif _TAG_RE.match(tag) is None:
@@ -598,6 +699,7 @@ class X12Interchange:
                     yield missing_se(txn, seg)
                 txn = X12Transaction(seg.get(0), seg.get(1), group.version if group else "", [seg], group,
                                      seg.get(2))
+                self._sink = txn.segments
                 if group is None:
                     self._error("SYNTAX_ERROR", "ST outside a functional group (no GS before it)", seg, txn.errors)
                 else:
@@ -609,11 +711,11 @@ class X12Interchange:
                 txn.segments.append(seg)
                 self._check_se(txn, seg)
                 yield txn
-                txn = None
+                txn = self._sink = None
             elif tag == "GS":
                 if txn is not None:
                     yield missing_se(txn, seg)
-                    txn = None
+                    txn = self._sink = None
                 if group is not None:
                     self._error("MISSING_GE", f"group {group.control!r} has no GE before the next GS", seg,
                                 group.errors)
@@ -623,7 +725,7 @@ class X12Interchange:
             elif tag == "GE":
                 if txn is not None:
                     yield missing_se(txn, seg)
-                    txn = None
+                    txn = self._sink = None
                 if group is None:
                     self._error("SYNTAX_ERROR", "GE without GS", seg)
                     continue
@@ -637,7 +739,7 @@ class X12Interchange:
             elif tag == "IEA":
                 if txn is not None:
                     yield missing_se(txn, seg)
-                    txn = None
+                    txn = self._sink = None
                 if group is not None:
                     self._error("MISSING_GE", f"group {group.control!r} has no GE before IEA", seg, group.errors)
                     group = None
@@ -653,6 +755,9 @@ class X12Interchange:
             else:
                 self._error("SYNTAX_ERROR", f"segment {tag} outside any transaction set", seg)
 
+        self._sink = None
+        if self._read_last is not None and self._read_last.index > last.index:
+            last = self._read_last  # transaction set content the accelerator read past this loop
         if self.iea is None:
             if txn is not None:
                 yield missing_se(txn, last)
@@ -671,13 +776,13 @@ class X12Interchange:
 
     def _check_count(self, code: str, seg: Segment, actual: int, what: str, owner: Optional[list] = None) -> None:
         declared = seg.get(0).strip()
-        if not declared.isdigit() or int(declared) != actual:
+        if not _is_number(declared) or int(declared) != actual:
             self._error(code, f"{seg.tag}01 says {declared!r} {what} but {actual} were found", seg,
                         *((owner,) if owner is not None else ()))
 
     def _check_se(self, txn: X12Transaction, se: Segment) -> None:
         declared = se.get(0).strip()
-        if not declared.isdigit() or int(declared) != len(txn.segments):
+        if not _is_number(declared) or int(declared) != len(txn.segments):
             self._error("SE_COUNT_MISMATCH", f"SE01 says {declared!r} segments but transaction set "
                         f"{txn.control!r} has {len(txn.segments)} (ST and SE included)", se, txn.errors)
         if se.get(1) != txn.control:
@@ -688,11 +793,16 @@ class X12Interchange:
         return list(self.iter_transactions())
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _control_eq(a: str, b: str) -> Optional[bool]:
     """Control numbers compare as numbers when both are numeric (``000000001`` == ``1``):
     translators pad GS06/GE02 differently."""
     a, b = a.strip(), b.strip()
-    if a.isdigit() and b.isdigit():
+    if _is_number(a) and _is_number(b):
         return int(a) == int(b)
     return a == b
 
