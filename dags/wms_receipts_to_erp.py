@@ -7,12 +7,13 @@ from hub.airflow_support import DEFAULT_ARGS, classified
 
 @dag(
     schedule="*/5 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
-    default_args=DEFAULT_ARGS, tags=["wms", "erp", "kingdee", "inbound", "outbound"],
+    default_args=DEFAULT_ARGS, tags=["wms", "erp", "inbound", "outbound"],
     doc_md="""
 Reads receipts of the inbounds the WMS has counted, stores `Receipt` and one quarantined
 `Batch` per supplier batch (traceability starts here), raises an Alert when the count differs
-from the ASN, and posts a purchase in-stock bill (`STK_InStock`, Save/Submit/Audit, once per
-receipt) to Kingdee through the outbox. **On failure**: `KINGDEE_REJECTED` names the bill field.
+from the ASN, and posts the receipt to the plant's ERP (`HUB_ERP`) through the outbox: Kingdee
+`STK_InStock` (Save/Submit/Audit) or U9 receipt (create + approve), once per receipt.
+**On failure**: the parked outbox row and its quarantine entry name the bill and the field.
 """,
 )
 def wms_receipts_to_erp():
@@ -25,12 +26,12 @@ def wms_receipts_to_erp():
 
     @task
     @classified
-    def post_receipts_to_erp():
+    def push_to_erp():
         from hub import tasks
 
-        return tasks.post_receipts_to_erp()
+        return tasks.push_to_erp()
 
-    collect_receipts() >> post_receipts_to_erp()
+    collect_receipts() >> push_to_erp()
 
 
 wms_receipts_to_erp()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hub import runtime
 
-DAG_ORDER = ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "supplier_acks",
+DAG_ORDER = ("erp_sync", "supplier_orders_out", "supplier_inbound", "supplier_acks",
              "wms_expected_receipts", "wms_receipts_to_erp")
 
 
@@ -54,7 +54,7 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
     store = open_store()
     try:
         with runtime.services(var, ports, logs):
-            echo(f"services up: kingdee :{ports.kingdee}, wms :{ports.wms}, sftp :{ports.sftp} (logs in {logs})")
+            echo(f"services up: {', '.join(runtime.service_names(ports))} (logs in {logs})")
             for dag_id in DAG_ORDER[:2]:
                 run_dag(dag_id, logs, echo)
             uploaded = play_suppliers(echo)

@@ -260,7 +260,7 @@ class PartnerProfile(_Strict):
         for code, canonical in self.crosswalks.get(table, {}).items():
             for source in sources:
                 rows[(source, code)] = canonical
-        if table == "partners":
+        if table in ("partners", "suppliers"):  # suppliers: the ERP mappings' table of supplier codes
             for system, code in self.identity.erp_codes.items():
                 rows[(system, code)] = self.supplier_id
         return rows

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from canonical_model.store import Store, ledger
 from canonical_model.store.tables import InboxRow, QuarantineRow
+from hub.erp import SYSTEMS, ErpClient
 
 
-def replay(store: Store, quarantine_id: int) -> str:
+def replay(store: Store, quarantine_id: int, erp: "ErpClient | None" = None) -> str:
+    """Re-run one quarantined payload; ERP records are mapped with ``erp`` (default: ``open_erp`` on the channel)."""
     with store.session() as session:
         row = session.get(QuarantineRow, quarantine_id)
         if row is None:
@@ -32,10 +34,16 @@ def replay(store: Store, quarantine_id: int) -> str:
         from hub.flows.supplier_inbound import process_inbox
 
         counts = process_inbox(store, partner)
-    elif channel == "kingdee":
-        from hub.flows.purchase_orders import reprocess_pending
+    elif channel in SYSTEMS:
+        from hub.erp import open_erp
+        from hub.flows.erp_sync import reprocess_pending
 
-        counts = reprocess_pending(store)
+        client = erp or open_erp(channel)
+        try:
+            counts = reprocess_pending(store, client).line()
+        finally:
+            if erp is None:
+                client.close()
     else:
         raise LookupError(f"no replay for channel {channel!r}")
     with store.session() as session:

@@ -10,6 +10,10 @@ from canonical_model.store.tables import AuditRow, DocumentRow, InboxRow, Outbox
 
 
 def stage_table(store: Store) -> list[tuple[str, int, str]]:
+    """The demo's stage table; the ERP rows count the plant's ERP (``HUB_ERP``), whichever it is."""
+    from hub.erp import configured_system
+
+    erp = configured_system()
     with store.session() as s:
         def outbox_count(target: str, operation: str | None, sent: bool) -> int:
             query = select(func.count()).select_from(OutboxRow).where(
@@ -31,8 +35,12 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
         reasons = Counter(s.scalars(select(QuarantineRow.reason_code).where(QuarantineRow.status == "open")))
         alert_types = Counter(a.alert_type for a in documents.current(s, "Alert") if a.status == "open")
         batches = documents.count_current(s, "Batch")
+        suppliers = sum(1 for p in documents.current(s, "Party") if p.role == "supplier")
+        materials = documents.count_current(s, "Material")
+        masters = suppliers + materials
         return [
-            ("POs pulled (Kingdee)", documents.count_current(s, "PurchaseOrder"), ""),
+            ("master data pulled (ERP)", masters, f"{suppliers} supplier(s), {materials} material(s)"),
+            ("POs pulled (ERP)", documents.count_current(s, "PurchaseOrder"), ""),
             ("ORDERS sent (SFTP)", sent("supplier_sftp", "ORDERS"), waiting("supplier_sftp", "ORDERS")),
             ("supplier files in", files, f"{dup_files} duplicate drop(s) ignored" if dup_files else ""),
             ("ASNs stored", documents.count_current(s, "ShipmentNotice"), ""),
@@ -40,7 +48,7 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
             ("quarantined", sum(reasons.values()), _detail(reasons)),
             ("expected receipts pushed (WMS)", sent("wms"), waiting("wms")),
             ("receipts stored", documents.count_current(s, "Receipt"), f"{batches} batch record(s)"),
-            ("receipts posted (Kingdee STK_InStock)", sent("kingdee"), waiting("kingdee")),
+            ("receipts posted (ERP)", sent(erp), waiting(erp)),
             ("alerts open", sum(alert_types.values()), _detail(alert_types)),
         ]
 

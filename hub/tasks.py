@@ -23,12 +23,6 @@ def _store() -> Iterator[Store]:
         store.dispose()
 
 
-def _kingdee():
-    from adapters.kingdee.hook import KingdeeHook
-
-    return KingdeeHook.from_conn_id()
-
-
 def _wms():
     from adapters.wms.hook import WmsHook
 
@@ -54,13 +48,6 @@ def partner_ids() -> list[str]:
     from hub.partners import load_partners
 
     return sorted(load_partners())
-
-
-def sync_purchase_orders() -> dict:
-    from hub.flows.purchase_orders import sync_purchase_orders as run
-
-    with _store() as store:
-        return run(store, _kingdee())
 
 
 def send_orders(partner_id: str) -> dict:
@@ -116,17 +103,11 @@ def push_expected_receipts() -> dict:
 
 
 def collect_receipts() -> dict:
+    from hub.erp import configured_system
     from hub.flows.warehouse import collect_receipts as run
 
     with _store() as store:
-        return run(store, _wms())
-
-
-def post_receipts_to_erp() -> dict:
-    from hub.flows.warehouse import deliver_erp_receipts
-
-    with _store() as store:
-        return _report(deliver_erp_receipts(store, _kingdee()))
+        return run(store, _wms(), configured_system())
 
 
 def erp_entities() -> list[str]:

@@ -5,7 +5,9 @@
 | timeout, connection refused/reset, HTTP 5xx, HTTP 429 | RetriableError | KINGDEE_UNAVAILABLE |
 | plain-text body ``response_error:...`` (both SDKs treat it as a server fault) | RetriableError | KINGDEE_SERVER_ERROR |
 | other HTTP 4xx (wrong base URL, request we built badly) | FatalError | KINGDEE_HTTP |
-| 200 with a body that is not JSON | RetriableError | KINGDEE_BAD_RESPONSE |
+| 200 with a body that is not JSON (or cut off) | RetriableError | KINGDEE_BAD_RESPONSE |
+| MsgCode 14 (call limit) | RetriableError | KINGDEE_RATE_LIMITED |
+| a query whose pages keep repeating rows | RetriableError | KINGDEE_PAGING |
 | login ``LoginResultType != 1`` | FatalError | KINGDEE_LOGIN_FAILED |
 | MsgCode 1 again right after a fresh login | FatalError | KINGDEE_SESSION_LOST |
 | MsgCode 9 (field/value does not exist) | FatalError | KINGDEE_SCHEMA |
@@ -13,20 +15,40 @@
 | ``IsSuccess: false`` on a query (bad filter, unknown form) | FatalError | KINGDEE_QUERY_FAILED |
 
 A single MsgCode 1 is not an error class: the hook logs in again once and repeats the call.
+Transport-level retriable errors are :class:`KingdeeRetriable`: they also say whether the server
+cannot have acted on the request (``unprocessed``: connection refused, HTTP 429) and how long it
+asked us to wait (``retry_after``), which is what the hook's own bounded retries need to decide
+whether repeating a non-idempotent Save is safe (only when unprocessed).
 Messages carry evidence (service, form, bill number, field, Kingdee's own text) and are scrubbed
 of every configured secret before they are raised.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NoReturn
+import datetime as dt
+import email.utils
+from typing import Any, Iterable, NoReturn, Optional
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from hub.errors import FatalError, HubError, RetriableError, SkippableError
 
 SESSION_LOST_CODE = 1
 SCHEMA_CODE = 9
+RATE_LIMIT_CODE = 14
 _SNIPPET = 200
+
+
+class KingdeeRetriable(RetriableError):
+    """A RetriableError from the transport, with what a retry decision needs."""
+
+    def __init__(self, code: str, message: str, where: str = "", *, unprocessed: bool = False,
+                 retry_after: Optional[float] = None) -> None:
+        super().__init__(code, message, where)
+        #: the server cannot have acted on the request: repeating even a Save is safe
+        self.unprocessed = unprocessed
+        #: seconds the server asked us to wait (Retry-After), if it said
+        self.retry_after = retry_after
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -41,36 +63,71 @@ def _raise(cls: type[HubError], code: str, message: str, where: str, secrets: It
     raise cls(code, scrub(message, secrets), where)
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection was never established, so the server saw nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, NewConnectionError) or isinstance(getattr(cause, "reason", None), NewConnectionError)
+
+
 def from_transport(exc: requests.RequestException, service: str, where: str, secrets: Iterable[str]) -> HubError:
-    """A request that never produced a response: always worth a retry later."""
+    """A request that never produced a (complete) response: always worth a retry later."""
     if isinstance(exc, requests.Timeout):
         what = "timed out"
     elif isinstance(exc, requests.ConnectionError):
         what = "connection failed"
-    else:
+    else:  # e.g. ChunkedEncodingError: the connection broke in the middle of the body
         what = "request failed"
     # the exception text names host and path, never the body (which carries the password on login)
-    return RetriableError("KINGDEE_UNAVAILABLE", scrub(f"{service} {what}: {type(exc).__name__}: {exc}", secrets),
-                          where)
+    return KingdeeRetriable("KINGDEE_UNAVAILABLE", scrub(f"{service} {what}: {type(exc).__name__}: {exc}", secrets),
+                            where, unprocessed=_never_sent(exc))
+
+
+def retry_after_seconds(value: Optional[str], now: Optional[dt.datetime] = None) -> Optional[float]:
+    """``Retry-After`` as seconds: delta-seconds (fractions tolerated) or an HTTP date; None if absent/garbled."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
 
 
 def check_http(response: requests.Response, service: str, where: str, secrets: Iterable[str]) -> Any:
     """Status line and body shape: return the parsed JSON or raise the classified error."""
     text = response.text or ""
     status = response.status_code
-    if status >= 500 or status == 429:
-        _raise(RetriableError, "KINGDEE_UNAVAILABLE",
-               f"{service} answered HTTP {status}: {text[:_SNIPPET]!r}; retry later", where, secrets)
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        raise KingdeeRetriable("KINGDEE_UNAVAILABLE",
+                               scrub(f"{service} answered HTTP 429 (rate limited, Retry-After "
+                                     f"{'absent' if wait is None else f'{wait:g}s'}): {text[:_SNIPPET]!r}; "
+                                     f"retry later", secrets), where, unprocessed=True, retry_after=wait)
+    if status >= 500:
+        raise KingdeeRetriable("KINGDEE_UNAVAILABLE",
+                               scrub(f"{service} answered HTTP {status}: {text[:_SNIPPET]!r}; retry later", secrets),
+                               where)
     if status >= 400:
         _raise(FatalError, "KINGDEE_HTTP",
                f"{service} answered HTTP {status}: {text[:_SNIPPET]!r}; check base_url/schema of the connection",
                where, secrets)
     if text.lstrip().startswith("response_error:"):
-        _raise(RetriableError, "KINGDEE_SERVER_ERROR", f"{service}: {text.strip()[:_SNIPPET]}", where, secrets)
+        _raise(KingdeeRetriable, "KINGDEE_SERVER_ERROR", f"{service}: {text.strip()[:_SNIPPET]}", where, secrets)
     try:
         return response.json()
     except ValueError:
-        _raise(RetriableError, "KINGDEE_BAD_RESPONSE",
+        _raise(KingdeeRetriable, "KINGDEE_BAD_RESPONSE",
                f"{service} answered HTTP {status} with a body that is not JSON: {text[:_SNIPPET]!r}", where, secrets)
 
 
@@ -153,6 +210,9 @@ def check_operation(payload: Any, service: str, form_id: str, bill: str, where: 
     if code == SESSION_LOST_CODE:
         _raise(FatalError, "KINGDEE_SESSION_LOST",
                f"{service} on {form_id} {bill}: session lost again right after a fresh login", where, secrets)
+    if code == RATE_LIMIT_CODE:
+        _raise(RetriableError, "KINGDEE_RATE_LIMITED",
+               f"{service} on {form_id} {bill}: call limit reached (MsgCode 14): {detail}", where, secrets)
     _raise(SkippableError, "KINGDEE_REJECTED",
            f"{service} of {form_id} bill {bill} rejected (MsgCode {code}): {detail}", where, secrets)
 
@@ -174,6 +234,9 @@ def check_query(payload: Any, form_id: str, where: str, secrets: Iterable[str]) 
     if code == SESSION_LOST_CODE:
         _raise(FatalError, "KINGDEE_SESSION_LOST",
                f"ExecuteBillQuery on {form_id}: session lost again right after a fresh login", where, secrets)
+    if code == RATE_LIMIT_CODE:
+        _raise(RetriableError, "KINGDEE_RATE_LIMITED",
+               f"ExecuteBillQuery on {form_id}: call limit reached (MsgCode 14): {detail}", where, secrets)
     _raise(FatalError, "KINGDEE_QUERY_FAILED",
            f"ExecuteBillQuery on {form_id} failed (MsgCode {code}): {detail}; check FormId and FilterString",
            where, secrets)

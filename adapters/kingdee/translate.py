@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Optional, Protocol
+from typing import Any, Iterable, NamedTuple, Optional, Protocol
 
 from hub.errors import SkippableError
+from mappings.crosswalk import error_code, load_crosswalk
 
 PO_FORM = "PUR_PurchaseOrder"
 PO_ENTRY = "FPOOrderEntry"
@@ -178,3 +179,260 @@ def receipt_to_instock_model(receipt: dict[str, Any], external_number_field: str
         external_number_field: receipt_id,
         INSTOCK_ENTRY: entries,
     }
+
+
+# --------------------------------------------------------------------------- canonical -> Kingdee codes
+
+SYSTEM = "kingdee"
+#: INFERRED: standard bill types of the receiving notice (标准收料单) and the inspection bill (检验单)
+RECEIVE_BILL_TYPE = "SLD01_SYS"
+INSPECT_BILL_TYPE = "JYD01_SYS"
+RECEIVE_FORM = "PUR_ReceiveBill"
+RECEIVE_ENTRY = "FDetailEntity"
+INSPECT_ENTRY = "FEntity"
+#: EXTENSION: PO entry fields where a supplier's order response is written back (README)
+PROMISED_QTY_FIELD = "F_HUB_PromisedQty"
+PROMISED_DATE_FIELD = "F_HUB_PromisedDate"
+#: INFERRED: FInspectResult codes (1 合格 pass, 2 不合格 fail, 3 让步接收 conditional)
+INSPECT_RESULTS = {"pass": "1", "fail": "2", "conditional": "3"}
+
+
+class KingdeeCodes:
+    """Canonical ids -> the site's own numbers, through the crosswalk tables (outbound direction).
+
+    Suppliers and materials: the ``kingdee`` row of ``suppliers.csv`` / ``materials.csv`` whose
+    canonical value is the id (a ``*`` row if there is no ``kingdee`` one). Units:
+    ``kingdee_units.csv`` (canonical unit -> Kingdee unit number, source ``kingdee``). Locations:
+    ``kingdee_stocks.csv`` (WMS bin -> Kingdee stock number, source ``wms``). An id without a row
+    is ``SkippableError UNKNOWN_<TABLE>`` naming the document, line and table to fix.
+    """
+
+    def supplier(self, canonical: str, where: str) -> str:
+        return _reverse_code("suppliers", canonical, where)
+
+    def material(self, canonical: str, where: str) -> str:
+        return _reverse_code("materials", canonical, where)
+
+    def unit(self, canonical: str, where: str) -> str:
+        return _forward_code("kingdee_units", canonical, SYSTEM, where)
+
+    def stock(self, location: str, where: str) -> str:
+        return _forward_code("kingdee_stocks", location, "wms", where)
+
+
+def _forward_code(table: str, code: str, source: str, where: str) -> str:
+    value = load_crosswalk(table).lookup(code, [source])
+    if value is None:
+        raise SkippableError(error_code(table), f"{code!r} has no entry in mappings/crosswalks/{table}.csv; "
+                                                "add it and replay", where)
+    return value
+
+
+#: crosswalk object -> {canonical: [kingdee codes]}; keyed by id, the object kept alive beside it
+_REVERSE: dict[int, tuple[Any, dict[str, list[str]]]] = {}
+
+
+def _reverse_code(table: str, canonical: str, where: str) -> str:
+    crosswalk = load_crosswalk(table)
+    cached = _REVERSE.get(id(crosswalk))
+    if cached is None or cached[0] is not crosswalk:
+        own: dict[str, list[str]] = {}
+        anyone: dict[str, list[str]] = {}
+        for (source, code), value in crosswalk.entries.items():
+            if source == SYSTEM:
+                own.setdefault(value, []).append(code)
+            elif source == "*":
+                anyone.setdefault(value, []).append(code)
+        index = {value: sorted(codes) for value, codes in anyone.items()}
+        index.update({value: sorted(codes) for value, codes in own.items()})
+        if len(_REVERSE) > 32:
+            _REVERSE.clear()
+        cached = _REVERSE[id(crosswalk)] = (crosswalk, index)
+    codes = cached[1].get(canonical)
+    if not codes:
+        raise SkippableError(error_code(table), f"{canonical!r} has no Kingdee code in mappings/crosswalks/{table}.csv "
+                                                f"(add a row kingdee,<code>,{canonical}) and replay", where)
+    if len(codes) > 1:
+        raise SkippableError(error_code(table).replace("UNKNOWN_", "AMBIGUOUS_"),
+                             f"{canonical!r} has {len(codes)} Kingdee codes in mappings/crosswalks/{table}.csv "
+                             f"({', '.join(codes)}); keep one kingdee row per canonical id", where)
+    return codes[0]
+
+
+# --------------------------------------------------------------------------- pushes: canonical -> Save models
+
+
+def receipt_in_kingdee_codes(receipt: Any, codes: KingdeeCodes) -> dict[str, Any]:
+    """A canonical ``Receipt`` as the dict ``receipt_to_instock_model`` takes, in the site's codes.
+
+    The hub's batch ids are ``<supplier_id>:<supplier lot>``; Kingdee gets the supplier's lot.
+    """
+    where = f"receipt:{receipt.receipt_id}"
+    supplier = receipt.supplier_id
+    lines = []
+    for line in receipt.lines:
+        line_where = f"{where}:line {line.line_no}"
+        lot = line.batch_id
+        if lot and supplier and lot.startswith(f"{supplier}:"):
+            lot = lot[len(supplier) + 1:]
+        lines.append({
+            "material_id": codes.material(line.material_id, line_where),
+            "quantity": str(line.quantity),
+            "uom": codes.unit(line.uom, line_where),
+            "batch_id": lot or None,
+            "po_number": line.po_number,
+            "location": codes.stock(line.location, line_where) if line.location else None,
+        })
+    return {
+        "receipt_id": receipt.receipt_id,
+        "supplier_id": codes.supplier(supplier, where) if supplier else None,
+        "received_at": receipt.received_at.isoformat(),
+        "lines": lines,
+    }
+
+
+def receipt_to_receive_model(receipt: dict[str, Any], external_number_field: str = EXTERNAL_NUMBER_FIELD,
+                             org: str = DEFAULT_STOCK_ORG) -> dict[str, Any]:
+    """A ``PUR_ReceiveBill`` (收料单) Save ``Model``; same input and checks as :func:`receipt_to_instock_model`.
+
+    INFERRED field keys (the notes only infer the entry key ``FDetailEntity``): ``FActReceiveQty``,
+    ``FUnitId``, ``FLot``, ``FOrderBillNo`` (the PO number), ``FStockID``; header ``FPurOrgId``.
+    """
+    instock = receipt_to_instock_model(receipt, external_number_field, org)
+    entries = []
+    for entry in instock[INSTOCK_ENTRY]:
+        row: dict[str, Any] = {"FMaterialId": entry["FMaterialId"], "FUnitId": entry["FUnitID"],
+                               "FActReceiveQty": entry["FRealQty"]}
+        if "FLot" in entry:
+            row["FLot"] = entry["FLot"]
+        if "FPOOrderNo" in entry:
+            row["FOrderBillNo"] = entry["FPOOrderNo"]
+        if "FStockId" in entry:
+            row["FStockID"] = entry["FStockId"]
+        entries.append(row)
+    return {
+        "FID": 0,
+        "FBillTypeID": {"FNUMBER": RECEIVE_BILL_TYPE},
+        "FDate": instock["FDate"],
+        "FStockOrgId": {"FNumber": org},
+        "FPurOrgId": {"FNumber": org},
+        "FSupplierId": instock["FSupplierId"],
+        external_number_field: instock[external_number_field],
+        RECEIVE_ENTRY: entries,
+    }
+
+
+def inspection_to_model(inspection: Any, codes: KingdeeCodes, external_number_field: str = EXTERNAL_NUMBER_FIELD,
+                        org: str = DEFAULT_STOCK_ORG) -> dict[str, Any]:
+    """A ``QM_InspectBill`` (INFERRED form and keys, README) Save ``Model`` for a canonical ``Inspection``."""
+    where = f"inspection:{inspection.inspection_id}"
+    inspected = _quantity(inspection.inspected_quantity, where)
+    rejected = _quantity(inspection.rejected_quantity, where)
+    if Decimal(str(rejected)) > Decimal(str(inspected)):
+        raise SkippableError("KINGDEE_BAD_INSPECTION", f"rejected quantity {inspection.rejected_quantity} exceeds "
+                                                       f"inspected quantity {inspection.inspected_quantity}", where)
+    qualified = _quantity(Decimal(str(inspection.inspected_quantity)) - Decimal(str(inspection.rejected_quantity)),
+                          where)
+    supplier = inspection.supplier_id
+    lot = inspection.batch_id
+    if lot and supplier and lot.startswith(f"{supplier}:"):
+        lot = lot[len(supplier) + 1:]
+    notes = list(inspection.defects) + [f"{c.name}={c.value if c.value is not None else ''} {c.result}"
+                                        for c in inspection.characteristics if c.result == "fail"]
+    entry: dict[str, Any] = {
+        "FMaterialId": {"FNumber": codes.material(inspection.material_id, where)},
+        "FUnitId": {"FNumber": codes.unit(inspection.uom, where)},
+        "FInspectQty": inspected,
+        "FQualifiedQty": qualified,
+        "FUnqualifiedQty": rejected,
+        "FInspectResult": INSPECT_RESULTS[inspection.result],
+        "FLot": {"FNumber": lot},
+    }
+    if inspection.po_number:
+        entry["FSrcBillNo"] = inspection.po_number
+    if notes:
+        entry["FMemo"] = "; ".join(notes)[:255]
+    model: dict[str, Any] = {
+        "FID": 0,
+        "FBillTypeID": {"FNUMBER": INSPECT_BILL_TYPE},
+        "FDate": _kingdee_datetime(inspection.inspected_at.isoformat(), "inspected_at").date().isoformat(),
+        "FInspectOrgId": {"FNumber": org},
+        "FNote": f"hub inspection {inspection.inspection_id}" + (
+            f", receipt {inspection.receipt_id}" if inspection.receipt_id else ""),
+        external_number_field: inspection.inspection_id,
+        INSPECT_ENTRY: [entry],
+    }
+    if supplier:
+        model["FSupplierId"] = {"FNumber": codes.supplier(supplier, where)}
+    return model
+
+
+class _Answer(NamedTuple):
+    """A response line implied by a header-only response."""
+
+    line_no: int
+    action: str
+    quantity: Any = None
+    delivery_date: Any = None
+
+
+def order_response_updates(response: Any, po_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PO entry updates ``{FEntryID, F_HUB_PromisedQty, F_HUB_PromisedDate}`` a response asks for.
+
+    ``po_rows`` are the PO's query rows (``FPOOrderEntry_FEntryID``, ``FSeq``, ``FQty``,
+    ``FDeliveryDate`` and the two promised fields). Only lines whose promised values differ are
+    returned, so applying the same response twice writes nothing the second time. Rejected lines
+    are promised 0; accepted lines without their own figures are promised what was ordered; a
+    response without lines applies its status to every line (``changed`` needs lines).
+    """
+    where = f"OrderResponse:{response.po_number}"
+    by_seq = {}
+    for row in po_rows:
+        try:
+            by_seq[int(row.get("FSeq"))] = row
+        except (TypeError, ValueError):
+            continue
+    answers = list(response.lines)
+    if not answers:
+        if response.status == "changed":
+            raise SkippableError("KINGDEE_BAD_RESPONSE_DOC", "status changed without lines: nothing says what "
+                                                             "changed", where)
+        answers = [_Answer(seq, response.status) for seq in sorted(by_seq)]
+    updates = []
+    for answer in answers:
+        row = by_seq.get(answer.line_no)
+        if row is None:
+            raise SkippableError("KINGDEE_UNKNOWN_PO_LINE", f"line {answer.line_no} is not on PO {response.po_number} "
+                                                            f"(FSeq {', '.join(map(str, sorted(by_seq))) or 'none'})",
+                                 f"{where}:line {answer.line_no}")
+        line_where = f"{where}:line {answer.line_no}"
+        if answer.action == "rejected":
+            qty: Any = 0
+        else:
+            qty = _quantity(answer.quantity if answer.quantity is not None else row.get("FQty"), line_where)
+        if answer.delivery_date:
+            date: Optional[str] = answer.delivery_date.isoformat()
+        else:  # a rejected line promises no date; an accepted one the date ordered
+            date = None if answer.action == "rejected" else _date_part(row.get("FDeliveryDate"))
+        promised_date = f"{date}T00:00:00" if date else None
+        current_qty = _number_or_none(row.get(PROMISED_QTY_FIELD))
+        if current_qty == Decimal(str(qty)) and _date_part(row.get(PROMISED_DATE_FIELD)) == date:
+            continue
+        updates.append({"FEntryID": row.get("FPOOrderEntry_FEntryID"), PROMISED_QTY_FIELD: qty,
+                        PROMISED_DATE_FIELD: promised_date})
+    return updates
+
+
+def _date_part(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    return value[:10]
+
+
+def _number_or_none(value: Any) -> Optional[Decimal]:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None

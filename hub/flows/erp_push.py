@@ -18,7 +18,8 @@ from canonical_model.documents import DOCUMENT_TYPES, CanonicalDocument
 from canonical_model.store import Store, outbox
 from canonical_model.store.tables import OutboxRow
 from hub.erp import PUSH_KINDS, ErpClient
-from hub.errors import FatalError
+from hub.errors import FatalError, SkippableError
+from hub.flows.common import quarantine_error
 from hub.outbox import dispatch
 
 
@@ -59,7 +60,16 @@ def drain(store: Store, client: ErpClient, now: dt.datetime | None = None) -> Pu
         if kind not in PUSH_KINDS:
             raise FatalError("ERP_UNKNOWN_PUSH", f"outbox row {row.id} has push kind {kind!r}", row.idempotency_key)
         document = DOCUMENT_TYPES[PUSH_KINDS[kind]].model_validate(row.payload)
-        return {"bill_no": client.push(kind, document, external_number=document.business_key)}
+        try:
+            return {"bill_no": client.push(kind, document, external_number=document.business_key)}
+        except SkippableError as error:
+            # the document cannot be posted as it is (an unknown code, a field the ERP refuses):
+            # quarantined with the document as evidence; the outbox row is parked as failed
+            with store.session() as session:
+                quarantine_error(session, error, partner=client.system, doc_type=document.type,  # type: ignore[attr-defined]
+                                 business_key=document.business_key,
+                                 evidence={"document": row.payload, "outbox": row.idempotency_key})
+            raise
 
     report = dispatch(store, client.system, deliver, now=now)
     with store.session() as session:

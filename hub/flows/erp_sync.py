@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, Optional
 
 from canonical_model.documents import Source
 from canonical_model.store import Store, documents, ledger, state
+from canonical_model.store.tables import InboxRow
 from hub.erp import ENTITIES, ErpClient, ErpRecord
 from hub.errors import FatalError, SkippableError
 from hub.flows.common import quarantine_error
@@ -123,14 +124,39 @@ def _store_batch(store: Store, session, system: str, entity: str, mapping: Compi
                  batch: list[ErpRecord], counts: SyncCounts) -> None:
     received = ledger.receive_many(store, session, channel=system, partner=system, audit_repeats=False,
                                    items=[(f"{entity}/{r.key}", _raw(r)) for r in batch])
-    mapped, inboxes = [], []
+    fresh: list[tuple[ErpRecord, InboxRow]] = []
+    taken: set[int] = set()
     for record, (inbox, is_new) in zip(batch, received):
-        if not is_new:
+        # re-read unchanged (the overlap), or twice in this batch (a repeated page): once is enough
+        if not is_new or id(inbox) in taken:
             counts.unchanged += 1
             continue
-        if inbox in inboxes:  # the same record twice in one batch (a repeated page): once is enough
-            counts.unchanged += 1
-            continue
+        taken.add(id(inbox))
+        fresh.append((record, inbox))
+    _map_and_store(session, system, entity, mapping, fresh, counts)
+
+
+def reprocess_pending(store: Store, client: ErpClient) -> SyncCounts:
+    """Map again the archived records whose inbox rows were put back to ``received`` (``hub quarantine replay``)."""
+    counts = SyncCounts()
+    with store.session() as session:
+        by_entity: dict[str, list[tuple[ErpRecord, InboxRow]]] = {}
+        for inbox in ledger.pending(session, client.system):
+            entity, _, key = inbox.name.partition("/")
+            record = ErpRecord(key=key, modified=None, data=json.loads(ledger.read_raw(store, session, inbox.sha256)))
+            by_entity.setdefault(entity, []).append((record, inbox))
+        for entity, pending in by_entity.items():
+            if entity not in ENTITIES:
+                raise FatalError("ERP_UNKNOWN_ENTITY", f"inbox rows named {entity}/...: not an ERP entity", client.system)
+            counts.fetched += len(pending)
+            _map_and_store(session, client.system, entity, load_mapping(client.mapping_path(entity)), pending, counts)
+    return counts
+
+
+def _map_and_store(session, system: str, entity: str, mapping: CompiledMapping,
+                   fresh: list[tuple[ErpRecord, InboxRow]], counts: SyncCounts) -> None:
+    mapped, inboxes = [], []
+    for record, inbox in fresh:
         where = f"{system} {entity} {record.key}"
         try:
             doc = mapping.apply(record.data, Source(system=system, request=f"{entity} {record.key}"))

@@ -7,8 +7,8 @@
    idempotent too). A withdrawal the WMS refuses because receiving has started is parked in
    the outbox and raises ASN_CANCEL_TOO_LATE for the warehouse.
 3. ``collect_receipts``: for each inbound the WMS has counted, store a ``Receipt`` and a
-   ``Batch`` per supplier batch, raise mismatch alerts, and plan the ERP stock receipt.
-4. ``deliver_erp_receipts``: post the receipt to Kingdee (Save -> Submit -> Audit, once).
+   ``Batch`` per supplier batch, raise mismatch alerts, and queue the receipt for the plant's
+   ERP (hub/flows/erp_push.py posts it: Save -> Submit -> Audit or create + approve, once).
 """
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from adapters.kingdee.hook import KingdeeHook
-from adapters.kingdee.translate import EXTERNAL_NUMBER_FIELD, receipt_to_instock_model
 from adapters.wms.hook import WmsHook
 from adapters.wms.translate import expected_receipt_from_asn, receipt_by_material
 from canonical_model.documents import Batch, Receipt, ReceiptLine, ShipmentNotice, Source
@@ -27,12 +25,11 @@ from canonical_model.store.tables import OutboxRow
 from collaboration import alerts
 from hub.errors import FatalError, SkippableError
 from hub.flows.common import quarantine_error
+from hub.flows.erp_push import enqueue_push
 from hub.outbox import DispatchReport, dispatch
 from hub.partners import pushes_enabled
-from mappings.crosswalk import error_code, load_crosswalk
 
 WMS = "wms"
-ERP = "kingdee"
 
 
 def plan_expected_receipts(store: Store) -> dict[str, int]:
@@ -107,8 +104,9 @@ def _withdraw(store: Store, wms: WmsHook, row: OutboxRow) -> dict:
         raise
 
 
-def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
-    counts = {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0, "quarantined": 0}
+def collect_receipts(store: Store, wms: WmsHook, erp: str) -> dict[str, int]:
+    """Store what the WMS counted and put away; queue each receipt for ``erp`` (hub.erp.SYSTEMS)."""
+    counts = {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
     with store.session() as session:
         sent = list(session.scalars(select(OutboxRow).where(
             OutboxRow.target == WMS, OutboxRow.operation == "create_inbound", OutboxRow.status == "sent")))
@@ -137,15 +135,7 @@ def collect_receipts(store: Store, wms: WmsHook) -> dict[str, int]:
                 counts["batches"] += documents.upsert(session, batch, actor="wms").outcome == "created"
             for alert in alerts.receipt_mismatch(receipt, asn):
                 counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
-            try:
-                model = receipt_to_instock_model(_instock_input(receipt, batches))
-            except SkippableError as error:
-                counts["quarantined"] += quarantine_error(session, error, partner=asn.supplier_id,
-                                                          doc_type="Receipt", business_key=receipt_id,
-                                                          evidence={"document": receipt.content()})
-                continue
-            outbox.enqueue(session, target=ERP, operation="STK_InStock", idempotency_key=f"{ERP}:STK_InStock:{receipt_id}",
-                           payload={"receipt_id": receipt_id, "model": model})
+            enqueue_push(session, erp, "receipt", receipt)
     return counts
 
 
@@ -180,33 +170,3 @@ def receipt_from_wms(receipt_id: str, wms_receipt: dict, asn: ShipmentNotice) ->
                       received_at=received_at, lines=lines,
                       source=Source(system="wms", request=f"asn_code {wms_receipt['asn_code']}"))
     return receipt, list(batches.values())
-
-
-def _instock_input(receipt: Receipt, batches: list[Batch]) -> dict:
-    """The receipt in Kingdee's codes: unit and stock numbers, the supplier's lot number."""
-    data = receipt.content()
-    supplier_lot = {b.batch_id: b.supplier_batch_number for b in batches}
-    for n, line in enumerate(data["lines"], start=1):
-        where = f"receipt {receipt.receipt_id} line {n}"
-        line["batch_id"] = supplier_lot.get(line["batch_id"])
-        line["uom"] = _kingdee_code("kingdee_units", line["uom"], "kingdee", where)
-        if line["location"]:
-            line["location"] = _kingdee_code("kingdee_stocks", line["location"], "wms", where)
-    return data
-
-
-def _kingdee_code(table: str, code: str, source: str, where: str) -> str:
-    value = load_crosswalk(table).lookup(code, [source])
-    if value is None:
-        raise SkippableError(error_code(table), f"{code!r} has no entry in mappings/crosswalks/{table}.csv; "
-                                                "add it and replay", where)
-    return value
-
-
-def deliver_erp_receipts(store: Store, erp: KingdeeHook, now: dt.datetime | None = None) -> DispatchReport:
-    def post(row: OutboxRow) -> dict:
-        number = erp.save_submit_audit_idempotent("STK_InStock", row.payload["model"], EXTERNAL_NUMBER_FIELD,
-                                                  row.payload["receipt_id"])
-        return {"bill_no": number}
-
-    return dispatch(store, ERP, post, now=now)

@@ -28,24 +28,52 @@ Simulator choices, marked so nobody mistakes them for documented Kingdee behavio
 * ``FModifyDate`` changes on Save only; Audit sets ``FApproveDate`` (as in K/3 Cloud, status
   changes are not modifications) - incremental pulls must look at both.
 * Signed-header auth (§2.2) and the other login services are not simulated.
-* ``state.fail_next`` / ``state.expire_sessions`` are fault injection for tests; faults are
-  answered after routing and before auth, the way a proxy or a crashing app pool would.
+* Faults (``simulators/kingdee/faults.py``): latency, HTTP 500, 429 + Retry-After, session
+  expired, malformed JSON, repeated rows on a page, reset mid-body, disconnect, timeout; armed
+  in-process (``state.faults.arm`` / ``state.fail_next``) or by ``POST /__sim/faults``. They are
+  answered after routing and before auth, the way a proxy or a crashing app pool would, or with
+  ``after`` once the call did its work (a Save that committed but whose answer is lost).
+* EXTENSION admin endpoints under ``/__sim/`` (not Kingdee; simulator only, no auth, bind to
+  127.0.0.1): ``GET|POST /__sim/faults``, ``POST /__sim/touch``, ``POST /__sim/seed``,
+  ``GET /__sim/stats`` - see ``simulators/kingdee/admin.py``.
+* Forms beyond the PO/in-stock pair, all INFERRED where the notes say so: ``ENG_BOM`` (base data
+  numbered by ``FNumber``; entry ``FTreeEntity`` with ``FMaterialIdChild``, ``FChildUnitId``,
+  ``FNumerator``/``FDenominator``, ``FScrapRate`` in percent, ``FEffectDate``/``FExpireDate``),
+  ``PRD_MO`` (entry ``FTreeEntity``, ``FStatus`` 1..6 as strings), ``STK_Inventory`` (read-only
+  query form; string GUID ``FID``; **no** ``FModifyDate``, as in many real setups, so clients
+  must pull it as a snapshot), ``PUR_ReceiveBill`` (entry ``FDetailEntity`` with
+  ``FActReceiveQty``, ``FOrderBillNo``), ``QM_InspectBill`` (the notes name no inspection bill;
+  entry ``FEntity`` with ``FInspectQty``/``FQualifiedQty``/``FUnqualifiedQty``,
+  ``FInspectResult`` 1 pass / 2 fail / 3 conditional).
+* EXTENSION: ``F_HUB_ExtNo`` on ``PUR_ReceiveBill`` and ``QM_InspectBill`` too, and
+  ``F_HUB_PromisedDate`` / ``F_HUB_PromisedQty`` on PO entries (where the hub writes a supplier's
+  order response back).
+* Queries are filtered and sorted once per distinct query and data version and cached, so paging
+  through 100 000 rows costs one sort, not one per page; rows are looked up by number through an
+  index, not by scanning.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import re
+import socket
+import struct
 import threading
+import time
 import uuid
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Iterable
 
 from simulators.base import SimulatorServer
+from simulators.kingdee import admin
+from simulators.kingdee.faults import KINDS as FAULT_KINDS
+from simulators.kingdee.faults import Fault, FaultBook
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +88,13 @@ DEMO_APPS = "demo-acct:mes_api:demo_app_id:demo-only-app-secret"
 SESSION_COOKIE = "kdservice-sessionid"
 ASPNET_COOKIE = "ASP.NET_SessionId"
 SESSION_LOST_MESSAGE = "会话信息已丢失，请重新登录"
-FAULT_KINDS = ("http500", "response_error", "timeout", "disconnect", "session_lost")
 MAX_BODY_BYTES = 1 << 20
 #: bodies larger than this are not even drained: the connection is dropped
 HARD_BODY_LIMIT = 16 << 20
 #: how long a "timeout" fault holds a request if nobody releases it; far beyond any client timeout
 STALL_CAP_SECONDS = 60.0
+#: distinct query results kept between pages (each is one filtered, sorted, flattened result)
+QUERY_CACHE_SIZE = 4
 
 _PATH_RE = re.compile(r"/k3cloud/(?:.*/)?([^/]+)\.common\.kdsvc$", re.IGNORECASE)
 
@@ -86,6 +115,8 @@ class FormSpec:
     #: reference field -> master-data form, so ``.FName`` etc. can be resolved
     refs: dict[str, str] = field(default_factory=dict)
     is_bill: bool = True
+    #: a query-only form (STK_Inventory): Save and status operations are refused
+    read_only: bool = False
 
 
 _COMMON_HEADER = ("FID", "FDocumentStatus", "FCreateDate", "FModifyDate", "FApproveDate", "FForbidStatus")
@@ -111,7 +142,7 @@ FORMS: dict[str, FormSpec] = {
             _COMMON_HEADER + ("FBillNo", "FDate", "FBillTypeID", "FSupplierId", "FPurchaseOrgId", "FSettleCurrId", "FNote"),
             number_prefix="CGDD", entry_key="FPOOrderEntry",
             entry=("FEntryID", "FSeq", "FMaterialId", "FUnitId", "FQty", "FPrice", "FTaxPrice", "FDeliveryDate",
-                   "FRemainReceiveQty", "FMtoNo"),
+                   "FRemainReceiveQty", "FMtoNo", "F_HUB_PromisedDate", "F_HUB_PromisedQty"),
             required_header=("FDate", "FSupplierId", "FPurchaseOrgId"),
             required_entry=("FMaterialId", "FUnitId", "FQty"),
             refs={"FSupplierId": "BD_Supplier", "FMaterialId": "BD_MATERIAL", "FSettleCurrId": "BD_Currency"},
@@ -126,6 +157,53 @@ FORMS: dict[str, FormSpec] = {
             required_header=("FDate", "FSupplierId", "FStockOrgId"),
             required_entry=("FMaterialId", "FUnitID", "FRealQty", "FStockId"),
             refs={"FSupplierId": "BD_Supplier", "FMaterialId": "BD_MATERIAL"},
+        ),
+        FormSpec(
+            "PUR_ReceiveBill",
+            _COMMON_HEADER + ("FBillNo", "FDate", "FBillTypeID", "FSupplierId", "FStockOrgId", "FPurOrgId", "FNote",
+                              "F_HUB_ExtNo"),
+            number_prefix="CGSL", entry_key="FDetailEntity",
+            entry=("FEntryID", "FSeq", "FMaterialId", "FUnitId", "FActReceiveQty", "FMustQty", "FLot", "FOrderBillNo",
+                   "FStockID"),
+            required_header=("FDate", "FSupplierId", "FStockOrgId"),
+            required_entry=("FMaterialId", "FUnitId", "FActReceiveQty"),
+            refs={"FSupplierId": "BD_Supplier", "FMaterialId": "BD_MATERIAL"},
+        ),
+        FormSpec(
+            "QM_InspectBill",
+            _COMMON_HEADER + ("FBillNo", "FDate", "FBillTypeID", "FInspectOrgId", "FSupplierId", "FNote",
+                              "F_HUB_ExtNo"),
+            number_prefix="JYD", entry_key="FEntity",
+            entry=("FEntryID", "FSeq", "FMaterialId", "FUnitId", "FInspectQty", "FQualifiedQty", "FUnqualifiedQty",
+                   "FInspectResult", "FLot", "FSrcBillNo", "FMemo"),
+            required_header=("FDate", "FInspectOrgId"),
+            required_entry=("FMaterialId", "FUnitId", "FInspectQty", "FInspectResult"),
+            refs={"FSupplierId": "BD_Supplier", "FMaterialId": "BD_MATERIAL"},
+        ),
+        FormSpec(
+            "ENG_BOM",
+            _COMMON_HEADER + ("FNumber", "FName", "FMaterialId", "FUnitId", "FCreateOrgId", "FUseOrgId"),
+            number_field="FNumber", entry_key="FTreeEntity",
+            entry=("FEntryID", "FSeq", "FMaterialIdChild", "FChildUnitId", "FNumerator", "FDenominator", "FScrapRate",
+                   "FEffectDate", "FExpireDate"),
+            required_header=("FNumber", "FMaterialId"),
+            required_entry=("FMaterialIdChild", "FNumerator", "FDenominator"),
+            refs={"FMaterialId": "BD_MATERIAL", "FMaterialIdChild": "BD_MATERIAL"}, is_bill=False,
+        ),
+        FormSpec(
+            "PRD_MO",
+            _COMMON_HEADER + ("FBillNo", "FDate", "FBillType", "FPrdOrgId"),
+            number_prefix="MO", entry_key="FTreeEntity",
+            entry=("FEntryID", "FSeq", "FMaterialId", "FUnitId", "FQty", "FPlanStartDate", "FPlanFinishDate",
+                   "FWorkShopID", "FStockId", "FBomId", "FStatus"),
+            required_header=("FDate", "FPrdOrgId"),
+            required_entry=("FMaterialId", "FUnitId", "FQty"),
+            refs={"FMaterialId": "BD_MATERIAL"},
+        ),
+        FormSpec(
+            "STK_Inventory",
+            ("FID", "FMaterialId", "FStockId", "FLot", "FBaseQty", "FBaseUnitId", "FStockOrgId", "FStockStatusId"),
+            number_field="FID", refs={"FMaterialId": "BD_MATERIAL"}, is_bill=False, read_only=True,
         ),
     )
 }
@@ -177,12 +255,17 @@ class KingdeeState:
         self._users = {(a, u): p for a, u, p in _parse_credentials(users, 3)}
         self._apps = {(a, u, i): s for a, u, i, s in _parse_credentials(apps, 4)}
         self.sessions: dict[str, dict[str, str]] = {}
-        self.tables: dict[str, dict[int, dict[str, Any]]] = {key: {} for key in FORMS}
+        self.tables: dict[str, dict[Any, dict[str, Any]]] = {key: {} for key in FORMS}
+        #: per form: number (FBillNo / FNumber) -> FID, so lookups by number do not scan
+        self._numbers: dict[str, dict[Any, Any]] = {key: {} for key in FORMS}
         self._next_fid = 100001
         self._next_entry_id = 200001
         self._number_seq: dict[str, int] = {}
-        self._faults: deque[tuple[str, str | None]] = deque()
+        self.faults = FaultBook()
         self._stall_release = threading.Event()
+        #: bumped by every write; query results are cached per version
+        self.version = 0
+        self._query_cache: OrderedDict[tuple, list[list[Any]]] = OrderedDict()
         self.max_body_bytes = MAX_BODY_BYTES
         self.login_count = 0
         #: every routed call's service name, for tests that count round trips
@@ -200,30 +283,32 @@ class KingdeeState:
         when = self._now or dt.datetime.now()
         return when.replace(microsecond=0, tzinfo=None).isoformat()
 
-    # -- fault injection
-    def fail_next(self, n: int, kind: str, service: str | None = None) -> None:
+    # -- fault injection (see faults.py for the kinds)
+    def fail_next(self, n: int, kind: str, service: str | None = None, **options: Any) -> Fault:
         """Make the next ``n`` calls (of ``service``, e.g. ``"ExecuteBillQuery"``, if given) fail.
 
         ``http500``: HTTP 500; ``response_error``: HTTP 200 plain ``response_error:`` body;
         ``timeout``: hold the request until :meth:`release_stalled` (or a long cap) and then drop
         it, so any client timeout fires without the test sleeping; ``disconnect``: drop the
         connection without a response; ``session_lost``: the MsgCode 1 body even with a valid
-        session.
+        session; the other kinds and ``options`` (``after``, ``delay``, ``retry_after``,
+        ``rows``, ``probability``) are described in ``faults.py``.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        with self.lock:
+        fault = Fault(kind=kind, count=n, service=service, **options)
+        if kind == "timeout":
             self._stall_release.clear()
-            for _ in range(n):
-                self._faults.append((kind, service.lower() if service else None))
+        return self.faults.arm(fault)
 
-    def take_fault(self, service: str) -> str | None:
-        with self.lock:
-            for i, (kind, only) in enumerate(self._faults):
-                if only is None or only == service.lower():
-                    del self._faults[i]
-                    return kind
-        return None
+    def arm_fault(self, spec: dict[str, Any]) -> Fault:
+        """Arm a fault from its JSON form (the ``/__sim/faults`` body)."""
+        fault = Fault.from_json(spec)
+        if fault.kind == "timeout":
+            self._stall_release.clear()
+        return self.faults.arm(fault)
+
+    def take_fault(self, service: str, kinds: Iterable[str] | None = None,
+                   exclude: Iterable[str] = ("repeat_rows",)) -> Fault | None:
+        return self.faults.take(service, kinds, exclude)
 
     def release_stalled(self) -> None:
         self._stall_release.set()
@@ -261,22 +346,59 @@ class KingdeeState:
 
     def find(self, form_id: str, number: str | None = None, fid: Any = None) -> dict[str, Any] | None:
         spec = self.spec(form_id)
+        key = spec.form_id.upper()
+        table = self.tables[key]
         with self.lock:
-            for bill in self.table(form_id).values():
-                if fid not in (None, "", 0, "0") and str(bill["FID"]) == str(fid):
+            if fid not in (None, "", 0, "0"):
+                bill = table.get(fid)
+                if bill is None and isinstance(fid, str) and fid.strip().isdigit():
+                    bill = table.get(int(fid))
+                if bill is None and not isinstance(fid, str):
+                    bill = table.get(str(fid))
+                if bill is not None:
                     return bill
-                if number not in (None, "") and bill.get(spec.number_field) == number:
-                    return bill
+            if number not in (None, ""):
+                if spec.number_field == "FID":
+                    return table.get(number)
+                found = self._numbers[key].get(number)
+                if found is not None:
+                    return table.get(found)
         return None
+
+    def insert(self, form_id: str, bill: dict[str, Any]) -> None:
+        """Put a complete row into a form (the generator's fast path: no validation, no numbering)."""
+        spec = self.spec(form_id)
+        key = spec.form_id.upper()
+        with self.lock:
+            self.tables[key][bill["FID"]] = bill
+            if spec.number_field != "FID" and bill.get(spec.number_field) not in (None, ""):
+                self._numbers[key][bill[spec.number_field]] = bill["FID"]
+            self.version += 1
+
+    def new_fid(self) -> int:
+        with self.lock:
+            fid = self._next_fid
+            self._next_fid += 1
+            return fid
+
+    def new_entry_id(self) -> int:
+        with self.lock:
+            entry_id = self._next_entry_id
+            self._next_entry_id += 1
+            return entry_id
 
     def bills(self, form_id: str) -> list[dict[str, Any]]:
         """A snapshot of a form's rows, for test assertions."""
         with self.lock:
             return json.loads(json.dumps(list(self.table(form_id).values())))
 
+    def next_number(self, form_id: str) -> str:
+        """The next free auto-number of a bill form (``CGDD000104``)."""
+        with self.lock:
+            return self._next_number(self.spec(form_id))
+
     def _next_number(self, spec: FormSpec) -> str:
-        table = self.tables[spec.form_id.upper()]
-        taken = {bill.get(spec.number_field) for bill in table.values()}
+        taken = self._numbers[spec.form_id.upper()]
         while True:
             seq = self._number_seq.get(spec.form_id, 0) + 1
             self._number_seq[spec.form_id] = seq
@@ -295,6 +417,8 @@ class KingdeeState:
         spec = self.spec(form_id)
         if not isinstance(model, dict):
             raise KingdeeError(8, "Model 必须是对象")
+        if spec.read_only:
+            raise KingdeeError(12, f"{spec.form_id} 是查询表单，不允许保存")  # INFERRED wording
         with self.lock:
             model = self._canonical_keys(spec, model)
             fid = model.get("FID")
@@ -324,7 +448,10 @@ class KingdeeState:
                 if not row.get("FEntryID"):
                     row["FEntryID"] = self._next_entry_id
                     self._next_entry_id += 1
-            self.table(form_id)[bill["FID"]] = bill
+            numbers = self._numbers[spec.form_id.upper()]
+            if existing is not None and existing.get(spec.number_field) != bill.get(spec.number_field):
+                numbers.pop(existing.get(spec.number_field), None)
+            self.insert(form_id, bill)
             return bill
 
     def _canonical_keys(self, spec: FormSpec, model: dict[str, Any]) -> dict[str, Any]:
@@ -367,16 +494,21 @@ class KingdeeState:
         if spec.entry_key:
             old_rows = {row["FEntryID"]: row for row in bill.get(spec.entry_key, [])}
             if spec.entry_key in model:
-                rows = []
+                updated: dict[Any, dict] = {}
+                packet: list[dict] = []  # the packet's rows in order, updated or new
+                added: list[dict] = []
                 for row in model[spec.entry_key]:
                     entry_id = row.get("FEntryID")
-                    if entry_id and entry_id in old_rows:
-                        rows.append({**old_rows.pop(entry_id), **row})
+                    if entry_id and entry_id in old_rows and entry_id not in updated:
+                        updated[entry_id] = {**old_rows[entry_id], **row}
+                        packet.append(updated[entry_id])
                     else:
-                        rows.append({k: v for k, v in row.items() if k != "FEntryID"})
-                if not is_delete_entry:  # IsDeleteEntry=false keeps rows absent from the packet
-                    rows = list(old_rows.values()) + rows
-                bill[spec.entry_key] = rows
+                        added.append({k: v for k, v in row.items() if k != "FEntryID"})
+                        packet.append(added[-1])
+                if is_delete_entry:  # entries absent from the packet are deleted (the default)
+                    bill[spec.entry_key] = packet
+                else:  # IsDeleteEntry=false keeps them, in their place; new rows go last
+                    bill[spec.entry_key] = [updated.get(entry_id, row) for entry_id, row in old_rows.items()] + added
             else:
                 bill.setdefault(spec.entry_key, [])
         return bill
@@ -391,9 +523,9 @@ class KingdeeState:
             if _blank(bill.get(key)):
                 err(key, f"字段“{key}”是必填项")
         if bill.get(spec.number_field):
-            for other in self.table(spec.form_id).values():
-                if other["FID"] != bill.get("FID") and other.get(spec.number_field) == bill[spec.number_field]:
-                    err(spec.number_field, f"编号“{bill[spec.number_field]}”已存在")
+            other = self._numbers[spec.form_id.upper()].get(bill[spec.number_field])
+            if other is not None and other != bill.get("FID"):
+                err(spec.number_field, f"编号“{bill[spec.number_field]}”已存在")
         for ref, master in spec.refs.items():
             if ref in bill and not _blank(bill[ref]) and self.find(master, number=_ref_number(bill[ref])) is None:
                 err(ref, f"字段“{ref}”的值“{_ref_number(bill[ref])}”在基础资料中不存在")
@@ -408,7 +540,7 @@ class KingdeeState:
                 for ref, master in spec.refs.items():
                     if ref in row and not _blank(row[ref]) and self.find(master, number=_ref_number(row[ref])) is None:
                         err(ref, f"第{n}行分录，字段“{ref}”的值“{_ref_number(row[ref])}”在基础资料中不存在")
-                for qty_key in ("FQty", "FRealQty"):
+                for qty_key in ("FQty", "FRealQty", "FActReceiveQty"):
                     if qty_key in row and not _blank(row[qty_key]):
                         qty = _number(row[qty_key])
                         if qty is None or qty <= 0:
@@ -436,6 +568,8 @@ class KingdeeState:
     def set_status(self, form_id: str, numbers: list[str], ids: list[str], target: str) -> list[dict[str, Any]]:
         """Submit (B), Audit (C) or UnAudit (D) bills; returns success entities, raises on any failure."""
         spec = self.spec(form_id)
+        if spec.read_only:
+            raise KingdeeError(12, f"{spec.form_id} 是查询表单，不支持该操作")  # INFERRED wording
         allowed = {"B": ("A", "Z", "D"), "C": ("B",), "D": ("C",)}[target]
         refusal = {
             "B": {"B": "单据已提交，不允许重复提交", "C": "单据已审核，不允许提交"},
@@ -468,31 +602,56 @@ class KingdeeState:
                 elif target == "D":
                     bill["FApproveDate"] = None
                 successes.append({"Id": bill["FID"], "Number": bill.get(spec.number_field), "DIndex": index})
+            self.version += 1
             return successes
 
     # ---------------------------------------------------------------- queries
     def query(self, form_id: str, field_keys: list[str], filter_string: str, order_string: str,
               start_row: int, limit: int, top_row_count: int) -> list[list[Any]]:
+        rows = self.query_all(form_id, field_keys, filter_string, order_string, top_row_count)
+        start_row = max(start_row, 0)
+        return rows[start_row:start_row + limit] if limit > 0 else rows[start_row:]
+
+    def query_all(self, form_id: str, field_keys: list[str], filter_string: Any, order_string: Any,
+                  top_row_count: int = 0) -> list[list[Any]]:
+        """Every row of a query, filtered, sorted and flattened once per data version (pages slice it)."""
         spec = self.spec(form_id)
+        with self.lock:
+            cache_key = (self.version, spec.form_id, tuple(field_keys), str(filter_string), str(order_string),
+                         top_row_count)
+            cached = self._query_cache.get(cache_key)
+            if cached is not None:
+                self._query_cache.move_to_end(cache_key)
+                return cached
+            rows = self._evaluate(spec, field_keys, filter_string, order_string, top_row_count)
+            self._query_cache[cache_key] = rows
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+            return rows
+
+    def _evaluate(self, spec: FormSpec, field_keys: list[str], filter_string: Any, order_string: Any,
+                  top_row_count: int) -> list[list[Any]]:
         resolvers = [self._resolver(spec, key) for key in field_keys]
         predicate = parse_filter(filter_string, lambda key: self._resolver(spec, key))
         orders = parse_order(order_string, lambda key: self._resolver(spec, key))
         wants_entries = any(r.is_entry for r in resolvers) or predicate.uses_entry or any(r.is_entry for r, _ in orders)
-        with self.lock:
-            flat: list[tuple[dict, dict | None]] = []
-            for fid in sorted(self.table(form_id)):
-                bill = self.table(form_id)[fid]
-                rows = (bill.get(spec.entry_key) or []) if (spec.entry_key and wants_entries) else []
-                # a bill without entry rows still yields one row (the query is a left join)
-                for row in rows or [None]:
-                    if predicate.matches(bill, row):
-                        flat.append((bill, row))
-            for resolver, descending in reversed(orders):  # stable sorts, last key first
-                flat.sort(key=lambda pair: _sort_key(resolver.get(*pair)), reverse=descending)
-            if top_row_count > 0:
-                flat = flat[:top_row_count]
-            flat = flat[start_row:start_row + limit] if limit > 0 else flat[start_row:]
-            return [[r.get(bill, row) for r in resolvers] for bill, row in flat]
+        table = self.tables[spec.form_id.upper()]
+        flat: list[tuple[dict, dict | None]] = []
+        for fid in sorted(table, key=_sort_key):
+            bill = table[fid]
+            # a header-only condition is decided once per bill, not once per entry row
+            if not predicate.uses_entry and not predicate.matches(bill, None):
+                continue
+            rows = (bill.get(spec.entry_key) or []) if (spec.entry_key and wants_entries) else []
+            # a bill without entry rows still yields one row (the query is a left join)
+            for row in rows or [None]:
+                if not predicate.uses_entry or predicate.matches(bill, row):
+                    flat.append((bill, row))
+        for resolver, descending in reversed(orders):  # stable sorts, last key first
+            flat.sort(key=lambda pair: _sort_key(resolver.get(*pair)), reverse=descending)
+        if top_row_count > 0:
+            flat = flat[:top_row_count]
+        return [[r.get(bill, row) for r in resolvers] for bill, row in flat]
 
     def _resolver(self, spec: FormSpec, key: str) -> "_Field":
         base, _, prop = key.strip().partition(".")
@@ -700,7 +859,15 @@ def parse_filter(text: Any, resolve: Callable[[str], _Field]) -> _Predicate:
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str):
+        return None
+    return _parse_datetime_text(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_datetime_text(value: str) -> dt.datetime | None:
+    # cached: a date filter compares the same few thousand FModifyDate strings on every query
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", value):
         return None
     try:
         return dt.datetime.fromisoformat(value.strip().replace(" ", "T"))
@@ -804,18 +971,32 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         return self.server.state  # type: ignore[return-value]
 
     # -- plumbing
-    def _send(self, status: int, payload: Any, cookies: list[str] | None = None, text: str | None = None) -> None:
+    #: when a list, answers are collected instead of written (faults with ``after``)
+    _capture: list[tuple[int, str, bytes, list[str], dict[str, str]]] | None = None
+
+    def _send(self, status: int, payload: Any, cookies: list[str] | None = None, text: str | None = None,
+              headers: dict[str, str] | None = None) -> None:
         raw = (text if text is not None else json.dumps(payload, ensure_ascii=False)).encode("utf-8")
-        self.send_response(status)
         ctype = "text/plain" if text is not None else "application/json"
+        if self._capture is not None:
+            self._capture.append((status, ctype, raw, cookies or [], headers or {}))
+            return
+        self._write(status, ctype, raw, cookies, headers)
+
+    def _write(self, status: int, ctype: str, raw: bytes, cookies: list[str] | None = None,
+               headers: dict[str, str] | None = None, body: bytes | None = None) -> None:
+        """Status, headers announcing ``raw``, then ``body`` (default ``raw``; shorter for a cut-off answer)."""
+        self.send_response(status)
         self.send_header("Content-Type", f"{ctype}; charset=utf-8")
         self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         for cookie in cookies or []:
             self.send_header("Set-Cookie", cookie)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(raw)
+        self.wfile.write(raw if body is None else body)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -824,16 +1005,37 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), the way a crashing proxy does."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._capture = None
+        path = self.path.split("?", 1)[0]
+        if path.startswith(admin.PREFIX):
+            self._admin("GET", path, b"")
+            return
         self._send(405, {"ErrorCode": 405, "Message": "WebAPI 只接受 POST"})
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        self._capture = None
         try:
             self._handle_post()
         except Exception:  # a simulator bug must still answer, in the shape real servers use
             log.exception("kingdee simulator failed on %s", self.path)
+            self._capture = None
             self.close_connection = True
             self._send(500, None, text="response_error: simulator internal error (see server log)")
+
+    def _admin(self, method: str, path: str, raw: bytes) -> None:
+        status, payload = admin.handle(self.state, method, path, raw)
+        self._send(status, payload)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -868,6 +1070,11 @@ class KingdeeHandler(BaseHTTPRequestHandler):
 
     def _handle_post(self) -> None:
         path = self.path.split("?", 1)[0]
+        if path.startswith(admin.PREFIX):
+            raw = self._read_body()
+            if raw is not None:
+                self._admin("POST", path, raw)
+            return
         match = _PATH_RE.search(path)
         service = ""
         if match:
@@ -882,8 +1089,16 @@ class KingdeeHandler(BaseHTTPRequestHandler):
             return
         self.state.calls.append(service)
         fault = self.state.take_fault(service.split(".")[-1])
-        if fault and self._apply_fault(fault):
+        if fault is not None and not fault.after and self._fault_before(fault):
             return
+        if fault is not None and fault.after:
+            self._capture = []  # do the work, keep the answer, then spoil it
+        self._dispatch(handler, raw)
+        if fault is not None and fault.after:
+            captured, self._capture = self._capture, None
+            self._fault_after(fault, captured[0] if captured else None)
+
+    def _dispatch(self, handler: Callable[["KingdeeHandler", dict[str, Any]], None], raw: bytes) -> None:
         try:
             body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
         except UnicodeDecodeError:
@@ -901,21 +1116,50 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         except BadRequest as exc:
             self._send(400, {"ErrorCode": 400, "MsgCode": 8, "Message": str(exc)})
 
-    def _apply_fault(self, fault: str) -> bool:
-        if fault == "http500":
+    def _fault_before(self, fault: Fault) -> bool:
+        """Apply a fault instead of the call; False when the call should still run (latency, expiry)."""
+        kind = fault.kind
+        if kind == "latency":
+            time.sleep(fault.delay)
+            return False
+        if kind == "session_expired":
+            self.state.expire_sessions()
+            return False
+        if kind == "http429":
+            self._send(429, {"ErrorCode": 429, "Message": "请求过于频繁，请稍后再试 (simulated)"},
+                       headers={"Retry-After": f"{fault.retry_after:g}"})
+        elif kind == "session_lost":
+            self._session_lost()
+        else:
+            self._spoil(kind, None)
+        return True
+
+    def _fault_after(self, fault: Fault, answer: tuple | None) -> None:
+        self._spoil(fault.kind, answer)
+
+    def _spoil(self, kind: str, answer: tuple | None) -> None:
+        """Fail an answer: ``answer`` is the real one (status, ctype, body, cookies, headers) when the call ran."""
+        if kind == "http500":
             self.close_connection = True
             self._send(500, None, text="<html><body>500 Internal Server Error (simulated)</body></html>")
-        elif fault == "response_error":
+        elif kind == "response_error":
             self._send(200, None, text="response_error: 服务端内部错误 (simulated)")
-        elif fault == "timeout":
+        elif kind == "timeout":
             # hold the request until the test releases it: the client times out deterministically
             self.state.wait_stalled()
             self._drop()
-        elif fault == "disconnect":
+        elif kind == "disconnect":
             self._drop()
-        elif fault == "session_lost":
-            self._session_lost()
-        return True
+        elif kind == "malformed_json":
+            raw = answer[2] if answer else b'{"Result": {"ResponseStatus": {"IsSuccess": true, "Errors": []}}}'
+            cut = raw[: max(1, len(raw) // 2)]
+            self._write(200, "application/json", cut)
+        elif kind == "reset":
+            status, ctype, raw, cookies, headers = answer or (200, "application/json", b"[]" * 64, [], {})
+            self._write(status, ctype, raw, cookies, headers, body=raw[: len(raw) // 2])
+            self._reset()
+        else:  # pragma: no cover - Fault validates kinds
+            raise AssertionError(kind)
 
     def _session_lost(self) -> None:
         self._send(200, {"ErrorCode": 500, "MsgCode": 1, "Message": SESSION_LOST_MESSAGE})
@@ -975,7 +1219,7 @@ class KingdeeHandler(BaseHTTPRequestHandler):
             raise BadRequest("data 必须是对象")
         return str(a["formid"] or ""), data
 
-    def _query_rows(self, body: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
+    def _query_rows(self, body: dict[str, Any], operation: str) -> tuple[list[str], list[list[Any]]] | None:
         call = self._form_call(body, query=True)
         if call is None:
             return None
@@ -985,9 +1229,14 @@ class KingdeeHandler(BaseHTTPRequestHandler):
             field_keys = [k.strip() for k in (keys if isinstance(keys, list) else str(keys).split(",")) if k.strip()]
             if not field_keys:
                 raise KingdeeError(8, "FieldKeys 不能为空")
+            start_row = _int_arg(data, "StartRow", 0)
+            if start_row > 0:
+                repeat = self.state.take_fault(operation, kinds=("repeat_rows",), exclude=())
+                if repeat is not None:
+                    start_row = max(0, start_row - repeat.rows)
             rows = self.state.query(
                 form_id, field_keys, data.get("FilterString") or "", data.get("OrderString") or "",
-                _int_arg(data, "StartRow", 0), _int_arg(data, "Limit", 0), _int_arg(data, "TopRowCount", 0),
+                start_row, _int_arg(data, "Limit", 0), _int_arg(data, "TopRowCount", 0),
             )
         except KingdeeError as exc:
             self._send(200, [[_failure(exc)]])
@@ -995,12 +1244,12 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         return field_keys, rows
 
     def svc_execute_bill_query(self, body: dict[str, Any]) -> None:
-        result = self._query_rows(body)
+        result = self._query_rows(body, "ExecuteBillQuery")
         if result is not None:
             self._send(200, result[1])
 
     def svc_bill_query(self, body: dict[str, Any]) -> None:
-        result = self._query_rows(body)
+        result = self._query_rows(body, "BillQuery")
         if result is not None:
             keys, rows = result
             self._send(200, [dict(zip(keys, row)) for row in rows])

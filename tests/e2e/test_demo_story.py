@@ -49,7 +49,7 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     first = run_demo(tmp_path / "var", base)
     assert first.returncode == 0, first.stderr[-3000:]
     counts = table(first.stdout)
-    assert counts["POs pulled (Kingdee)"][0] == 3
+    assert counts["POs pulled (ERP)"][0] == 3
     assert counts["ORDERS sent (SFTP)"] == (3, "")
     # 3 good DESADVs + 1 for an unknown PO + 1 identical re-drop (recognised, not processed)
     assert counts["supplier files in"] == (4, "1 duplicate drop(s) ignored")
@@ -60,9 +60,9 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     assert counts["quarantined"] == (2, "PO_NOT_FOUND 2")
     assert counts["expected receipts pushed (WMS)"] == (3, "")
     assert counts["receipts stored"] == (3, "6 batch record(s)")
-    assert counts["receipts posted (Kingdee STK_InStock)"] == (3, "")
+    assert counts["receipts posted (ERP)"] == (3, "")
     assert counts["alerts open"] == (1, "SHORT_SHIPMENT 1")
-    for dag_id in ("erp_purchase_orders", "supplier_orders_out", "supplier_inbound", "supplier_acks",
+    for dag_id in ("erp_sync", "supplier_orders_out", "supplier_inbound", "supplier_acks",
                    "wms_expected_receipts", "wms_receipts_to_erp"):
         assert f"DAG {dag_id}: success" in first.stderr
 

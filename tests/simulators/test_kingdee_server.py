@@ -292,3 +292,245 @@ def test_module_entry_point_serves_and_reads_users_from_env():
         proc.terminate()
         proc.wait(timeout=5)
         proc.stderr.close()
+
+
+# ----------------------------------------------------------------------------- generated data
+
+
+def test_generator_is_deterministic_and_fast_paths_stay_consistent():
+    from simulators.kingdee import seed_generated
+
+    def tables(seed):
+        state = KingdeeState(users=f"{ACCT}:{USER}:{PASSWORD}", apps="")
+        added = seed_generated(state, n_suppliers=4, n_materials=6, n_pos=20, lines_per_po=3, n_boms=3, n_mos=4,
+                               seed=seed)
+        return added, {form: state.bills(form) for form in ("PUR_PurchaseOrder", "ENG_BOM", "PRD_MO", "STK_Inventory")}
+
+    added, first = tables(7)
+    assert tables(7)[1] == first and tables(8)[1] != first
+    assert added == {"BD_Supplier": 4, "BD_MATERIAL": 6, "PUR_PurchaseOrder": 20, "ENG_BOM": 3, "PRD_MO": 4,
+                     "STK_Inventory": 12}
+    pos = first["PUR_PurchaseOrder"]
+    assert all(len(b["FPOOrderEntry"]) == 3 and b["FDocumentStatus"] == "C" for b in pos)
+    assert len({b["FBillNo"] for b in pos}) == 20
+    entry_ids = [e["FEntryID"] for b in pos for e in b["FPOOrderEntry"]]
+    assert len(set(entry_ids)) == len(entry_ids)
+    assert all(isinstance(row["FID"], str) for row in first["STK_Inventory"])  # GUIDs, as on real sites
+
+
+def test_generator_adds_to_the_demo_seed_without_clashing(sim, http):
+    from simulators.kingdee import seed_generated
+
+    seed_generated(sim.state, n_suppliers=3, n_materials=4, n_pos=150, lines_per_po=1, n_boms=0, n_mos=0, n_stock=0)
+    numbers = [b["FBillNo"] for b in sim.state.bills("PUR_PurchaseOrder")]
+    assert len(numbers) == 153 and len(set(numbers)) == 153 and "CGDD000101" in numbers
+    suppliers = query(http, sim, FormId="BD_Supplier", FieldKeys="FNumber,FName", OrderString="FNumber ASC")
+    assert suppliers[:2] == [["SUP-001", "华东轴承有限公司"], ["SUP-002", "江南精密五金有限公司"]]  # demo rows kept
+    assert [r[0] for r in suppliers] == ["SUP-001", "SUP-002", "SUP-003"]
+
+
+@pytest.mark.parametrize("form, keys, date_filter, expected", [
+    # the demo rows are from 2026, the generated ones from 2025
+    ("BD_Supplier", "FNumber", "FModifyDate<'2026-01-01'", 1),
+    ("BD_MATERIAL", "FNumber,FBaseUnitId.FNumber", "FModifyDate>='2026-01-01' and FDocumentStatus='C'", 3),
+    ("ENG_BOM", "FNumber,FTreeEntity_FEntryId,FMaterialIdChild.FNumber,FNumerator,FDenominator",
+     "FApproveDate>='2025-01-01'", None),
+    ("PUR_PurchaseOrder", "FBillNo,FPOOrderEntry_FEntryID", "FModifyDate<'2026-01-01' or FApproveDate>='2099-01-01'",
+     6),
+    ("PRD_MO", "FBillNo,FTreeEntity_FEntryId,FTreeEntity_FSeq,FStatus", "FModifyDate>='2025-06-01'", None),
+])
+def test_every_form_is_queryable_with_a_date_filter(sim, http, form, keys, date_filter, expected):
+    from simulators.kingdee import seed_generated
+
+    seed_generated(sim.state, n_suppliers=3, n_materials=4, n_pos=3, lines_per_po=2, n_boms=2, n_mos=2, seed=1)
+    rows = query(http, sim, FormId=form, FieldKeys=keys, FilterString=date_filter, OrderString="FID ASC")
+    assert isinstance(rows, list) and rows and all(len(r) == len(keys.split(",")) for r in rows)
+    if expected is not None:
+        assert len(rows) == expected
+
+
+def test_stk_inventory_has_no_modify_date_and_cannot_be_saved(sim, http):
+    from simulators.kingdee import seed_generated
+
+    seed_generated(sim.state, n_suppliers=1, n_materials=3, n_pos=0, n_boms=0, n_mos=0, n_stock=5)
+    rows = query(http, sim, FormId="STK_Inventory", FieldKeys="FID,FMaterialId.FNumber,FBaseQty,FStockId.FNumber")
+    assert len(rows) == 5
+    failure = query(http, sim, FormId="STK_Inventory", FieldKeys="FID", FilterString="FModifyDate>='2020-01-01'")
+    assert failure[0][0]["Result"]["ResponseStatus"]["MsgCode"] == 9
+    saved = post(http, sim, "DynamicFormService.Save", {"formid": "STK_Inventory", "data": {"Model": {"FBaseQty": 1}}})
+    assert saved["Result"]["ResponseStatus"]["MsgCode"] == 12
+
+
+def test_query_cache_sees_every_write(sim, http):
+    keys = "FBillNo,FPOOrderEntry_FEntryID"
+    before = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys=keys, OrderString="FID ASC", Limit=2)
+    assert len(before) == 2
+    post(http, sim, "DynamicFormService.UnAudit", {"formid": "PUR_PurchaseOrder", "data": {"Numbers": ["CGDD000101"]}})
+    audited = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys="FBillNo", FilterString="FDocumentStatus='C'")
+    assert [r[0] for r in audited] == ["CGDD000102", "CGDD000103"]
+
+
+def test_is_delete_entry_false_keeps_untouched_lines_in_place(sim, http):
+    po = sim.state.find("PUR_PurchaseOrder", number="CGDD000102")
+    first, second = (e["FEntryID"] for e in po["FPOOrderEntry"])
+    post(http, sim, "DynamicFormService.UnAudit", {"formid": "PUR_PurchaseOrder", "data": {"Numbers": ["CGDD000102"]}})
+    post(http, sim, "DynamicFormService.Save", {"formid": "PUR_PurchaseOrder", "data": {
+        "IsDeleteEntry": "false", "Model": {"FID": po["FID"], "FPOOrderEntry": [{"FEntryID": second, "FQty": 7}]}}})
+    rows = sim.state.find("PUR_PurchaseOrder", number="CGDD000102")["FPOOrderEntry"]
+    assert [(r["FEntryID"], r["FSeq"], r["FQty"]) for r in rows] == [(first, 1, 1000), (second, 2, 7)]
+
+
+# ----------------------------------------------------------------------------- admin endpoints
+
+
+def admin(sim, method, name, body=None):
+    reply = requests.request(method, f"{sim.base_url}/__sim/{name}", json=body, timeout=5)
+    return reply.status_code, reply.json()
+
+
+def test_admin_faults_arm_list_and_clear(sim, http):
+    status, answer = admin(sim, "POST", "faults", {"kind": "http500", "count": 2, "service": "ExecuteBillQuery"})
+    assert status == 200 and answer["faults"][0]["kind"] == "http500" and answer["faults"][0]["count"] == 2
+    body = {"data": {"FormId": "BD_Supplier", "FieldKeys": "FNumber"}}
+    assert http.post(url(sim, "DynamicFormService.ExecuteBillQuery"), json=body, timeout=5).status_code == 500
+    assert admin(sim, "GET", "faults")[1]["faults"][0]["count"] == 1
+    assert admin(sim, "POST", "faults", {"clear": True}) == (200, {"faults": []})
+    assert post(http, sim, "DynamicFormService.ExecuteBillQuery", body) == [["SUP-001"], ["SUP-002"]]
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "gremlins"}, {"kind": "http500", "count": 0}, {"kind": "http500", "count": None},
+    {"kind": "latency", "delay": 10**6}, {"kind": "http429", "after": True}, {"kind": "http500", "colour": "red"},
+    {"faults": [{"kind": "http500"}, {"kind": "nope"}]}, {"kind": "http500", "probability": 2},
+])
+def test_admin_rejects_bad_faults_and_arms_nothing(sim, body):
+    status, answer = admin(sim, "POST", "faults", body)
+    assert status == 400 and answer["error"]
+    assert admin(sim, "GET", "faults")[1] == {"faults": []}
+
+
+def test_admin_touch_moves_modify_dates_of_a_fraction_of_lines(sim, http):
+    status, answer = admin(sim, "POST", "touch", {"form": "PUR_PurchaseOrder", "fraction": 0.5, "seed": 1,
+                                                  "now": "2026-12-01T12:00:00"})
+    assert status == 200 and answer["lines"] == 3 and 1 <= answer["bills"] <= 3
+    changed = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys="FBillNo",
+                    FilterString="FModifyDate>='2026-12-01T12:00:00'")
+    assert len(changed) == answer["bills"]
+    assert admin(sim, "POST", "touch", {"fraction": 0})[0] == 400
+    assert admin(sim, "POST", "touch", {"form": "BD_Supplier"})[0] == 400
+
+
+def test_admin_seed_and_stats(sim):
+    status, answer = admin(sim, "POST", "seed", {"n_pos": 10, "lines_per_po": 4, "n_suppliers": 3, "n_materials": 5,
+                                                 "n_boms": 1, "n_mos": 1, "seed": 3})
+    assert status == 200 and answer["added"]["PUR_PurchaseOrder"] == 10
+    stats = admin(sim, "GET", "stats")[1]
+    assert stats["forms"]["PUR_PurchaseOrder"] == {"rows": 13, "lines": 46}
+    assert admin(sim, "POST", "seed", {"n_pos": -1})[0] == 400
+    assert admin(sim, "POST", "seed", {"bogus": 1})[0] == 400
+    assert admin(sim, "GET", "nothing-here")[0] == 404
+
+
+# ----------------------------------------------------------------------------- faults on the wire
+
+
+def test_429_carries_retry_after(sim, http):
+    sim.state.fail_next(1, "http429", retry_after=7)
+    reply = http.post(url(sim, "DynamicFormService.ExecuteBillQuery"), json={"data": {}}, timeout=5)
+    assert reply.status_code == 429 and reply.headers["Retry-After"] == "7"
+
+
+def test_malformed_json_is_a_cut_off_json_body(sim, http):
+    sim.state.fail_next(1, "malformed_json", service="ExecuteBillQuery", after=True)
+    reply = http.post(url(sim, "DynamicFormService.ExecuteBillQuery"),
+                      json={"data": {"FormId": "BD_Supplier", "FieldKeys": "FNumber"}}, timeout=5)
+    assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("application/json")
+    assert reply.text.startswith('[["SUP-0')  # the real answer, cut off
+    with pytest.raises(ValueError):
+        reply.json()
+
+
+def test_reset_breaks_the_connection_mid_body_after_the_work(sim, http):
+    sim.state.fail_next(1, "reset", service="Save")
+    with pytest.raises(requests.exceptions.RequestException):
+        http.post(url(sim, "DynamicFormService.Save"), json={"formid": "STK_InStock", "data": {"Model": instock_model()}},
+                  timeout=5)
+    assert len(sim.state.bills("STK_InStock")) == 1  # the Save committed before the answer broke
+
+
+def test_after_fault_fails_the_answer_of_a_committed_save(sim, http):
+    sim.state.fail_next(1, "http500", service="Save", after=True)
+    reply = http.post(url(sim, "DynamicFormService.Save"),
+                      json={"formid": "STK_InStock", "data": {"Model": instock_model()}}, timeout=5)
+    assert reply.status_code == 500 and len(sim.state.bills("STK_InStock")) == 1
+
+
+def test_repeat_rows_starts_a_page_early(sim, http):
+    keys = "FBillNo,FPOOrderEntry_FEntryID"
+    everything = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys=keys, OrderString="FID ASC")
+    first = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys=keys, OrderString="FID ASC", StartRow=0, Limit=3)
+    sim.state.fail_next(1, "repeat_rows", service="ExecuteBillQuery", rows=2)
+    second = query(http, sim, FormId="PUR_PurchaseOrder", FieldKeys=keys, OrderString="FID ASC", StartRow=3, Limit=3)
+    assert first == everything[:3] and second == everything[1:4]
+
+
+def test_session_expired_fault_drops_every_session(sim, http):
+    sim.state.fail_next(1, "session_expired")
+    reply = post(http, sim, "DynamicFormService.ExecuteBillQuery", {"data": {"FormId": "BD_Supplier",
+                                                                             "FieldKeys": "FNumber"}})
+    assert reply["MsgCode"] == 1 and sim.state.sessions == {}
+
+
+def test_latency_fault_still_answers(sim, http):
+    sim.state.fail_next(1, "latency", delay=0.05)
+    assert post(http, sim, "DynamicFormService.ExecuteBillQuery",
+                {"data": {"FormId": "BD_Supplier", "FieldKeys": "FNumber"}}) == [["SUP-001"], ["SUP-002"]]
+    assert sim.state.faults.active() == []
+
+
+def test_probabilistic_faults_repeat_exactly_for_the_same_rng_seed(sim, http):
+    body = {"data": {"FormId": "BD_Supplier", "FieldKeys": "FNumber"}}
+
+    def pattern():
+        sim.state.faults.clear()
+        sim.state.faults.reseed(99)
+        sim.state.arm_fault({"kind": "http500", "count": None, "probability": 0.5})
+        return [http.post(url(sim, "DynamicFormService.ExecuteBillQuery"), json=body, timeout=5).status_code
+                for _ in range(12)]
+
+    first = pattern()
+    assert pattern() == first and set(first) == {200, 500}
+
+
+def test_module_entry_point_generates_data():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators.kingdee", "--port", "0", "--seed-pos", "7", "--lines-per-po", "3",
+         "--seed-suppliers", "2", "--seed-materials", "4", "--random-seed", "5"],
+        stderr=subprocess.PIPE, text=True, env={"PATH": ""})
+    try:
+        line = proc.stderr.readline()
+        assert "simulator on http://127.0.0.1:" in line, line
+        base = line.split("simulator on ", 1)[1].split("/k3cloud/")[0]
+        stats = requests.get(f"{base}/__sim/stats", timeout=5).json()
+        assert stats["forms"]["PUR_PurchaseOrder"] == {"rows": 7, "lines": 21}
+        assert stats["forms"]["BD_Supplier"]["rows"] == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        proc.stderr.close()
+
+
+def test_touch_by_bills_changes_one_line_in_that_fraction_of_bills(sim):
+    from simulators.kingdee import seed_generated, touch
+
+    seed_generated(sim.state, n_suppliers=2, n_materials=4, n_pos=97, lines_per_po=10, n_boms=0, n_mos=0, n_stock=0)
+    before = {b["FBillNo"]: b for b in sim.state.bills("PUR_PurchaseOrder")}
+    result = touch(sim.state, fraction=0.1, by="bills", seed=2, now="2027-01-01T00:00:00")
+    after = sim.state.bills("PUR_PurchaseOrder")
+    moved = [b for b in after if b["FModifyDate"] != before[b["FBillNo"]]["FModifyDate"]]
+    assert result == {"form": "PUR_PurchaseOrder", "lines": 10, "bills": 10, "modified": "2027-01-01T00:00:00"}
+    assert len(moved) == 10
+    for bill in moved:
+        changed = [a for a, b in zip(bill["FPOOrderEntry"], before[bill["FBillNo"]]["FPOOrderEntry"])
+                   if a["FQty"] != b["FQty"]]
+        assert len(changed) == 1

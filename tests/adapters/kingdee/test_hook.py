@@ -296,3 +296,16 @@ def test_external_number_with_a_quote_is_quoted_not_injected(sim, hook):
                                                "F_HUB_ExtNo", odd)
     assert number == "CGRK000002"
     assert sorted(b["F_HUB_ExtNo"] for b in sim.state.bills("STK_InStock")) == sorted(["A", odd])
+
+
+def test_connection_json_form_with_schema_as_protocol_builds_the_webapi_base():
+    """The ``hub erp`` contract: AIRFLOW_CONN_KINGDEE_DEFAULT in Airflow's JSON form, schema http/https."""
+    import json
+
+    from adapters.kingdee.config import KingdeeConfig
+
+    config = KingdeeConfig.from_uri(json.dumps({
+        "conn_type": "kingdee", "host": "erp.example.com", "port": 8443, "login": "mes_api", "password": "pw-1",
+        "schema": "https", "extra": {"acct_id": "6543", "lcid": 2052, "auth": "password"}}))
+    assert config.base_url == "https://erp.example.com:8443/k3cloud"
+    assert config.acct_id == "6543" and config.auth_method == "password"

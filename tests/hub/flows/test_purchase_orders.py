@@ -1,4 +1,4 @@
-"""ERP -> hub purchase-order sync against the Kingdee simulator over real HTTP (no mocks)."""
+"""ERP -> hub purchase-order sync (hub.flows.erp_sync + KingdeeErp) against the Kingdee simulator over real HTTP."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -11,7 +11,8 @@ from adapters.kingdee.hook import KingdeeHook
 from canonical_model.store import audit, documents, quarantine, state
 from canonical_model.store.tables import AuditRow, DocumentRow, InboxRow, QuarantineRow, StateRow
 from hub.errors import FatalError, RetriableError
-from hub.flows.purchase_orders import WATERMARK, sync_purchase_orders
+from adapters.kingdee.erp import KingdeeErp
+from hub.flows.erp_sync import sync_entity, watermark_name
 from hub.replay import replay
 from simulators.base import running
 from simulators.kingdee.server import KingdeeState, make_server
@@ -20,6 +21,15 @@ ACCT, USER, PASSWORD = "acct-po-flow", "mes_api", "pw-PoFlow-51e0"
 PO_NUMBERS = ["CGDD000101", "CGDD000102", "CGDD000103"]
 # newest FModifyDate among the seeded bills (simulators/kingdee/server.py DEMO_PURCHASE_ORDERS)
 SEED_WATERMARK = "2026-11-21T08:15:00"
+
+
+WATERMARK = watermark_name("kingdee", "purchase_orders")
+
+
+def sync_purchase_orders(store, hook: KingdeeHook) -> dict[str, int]:
+    counts = sync_entity(store, KingdeeErp(hook=hook), "purchase_orders")
+    return {"pulled": counts.fetched, "new_or_changed": counts.new + counts.changed, "unchanged": counts.unchanged,
+            "quarantined": counts.quarantined}
 
 
 @pytest.fixture()
@@ -183,7 +193,7 @@ def test_unmappable_po_is_quarantined_with_evidence_and_the_others_are_stored(sq
         assert row.reason_code == reason
         assert "CGDD000104" in row.location
         assert (row.doc_type, row.business_key, row.partner) == ("PurchaseOrder", "CGDD000104", "kingdee")
-        bill = row.evidence["bill"]
+        bill = row.evidence["record"]
         assert bill["FBillNo"] == "CGDD000104"
         if kind == "unit":
             assert "BOX" in row.message
@@ -210,7 +220,7 @@ def test_replay_of_a_still_broken_po_reopens_its_quarantine_row(sqlite_store, si
         (row,) = quarantine.list_rows(s)
         qid = row.id
 
-    message = replay(sqlite_store, qid)
+    message = replay(sqlite_store, qid, erp=KingdeeErp(hook=hook))
     assert "still failing: row reopened" in message
 
     with sqlite_store.session() as s:
@@ -221,7 +231,7 @@ def test_replay_of_a_still_broken_po_reopens_its_quarantine_row(sqlite_store, si
         assert sorted(po.po_number for po in documents.current(s, "PurchaseOrder")) == PO_NUMBERS
         assert count(s, DocumentRow) == 3  # the replay re-stored nothing twice
     with pytest.raises(LookupError):
-        replay(sqlite_store, qid + 1000)
+        replay(sqlite_store, qid + 1000, erp=KingdeeErp(hook=hook))
 
 
 # ----------------------------------------------------------------------------- ERP failures

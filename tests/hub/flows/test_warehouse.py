@@ -1,4 +1,4 @@
-"""Hub -> WMS -> hub -> Kingdee against both simulators over real HTTP on 127.0.0.1 (no mocks)."""
+"""Hub -> WMS -> hub -> Kingdee (through hub.flows.erp_push) against both simulators over real HTTP (no mocks)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,12 +16,10 @@ from adapters.wms.hook import WmsHook
 from canonical_model.documents import PurchaseOrder, ShipmentNotice, Source
 from canonical_model.store import documents, quarantine
 from canonical_model.store.tables import DocumentRow, OutboxRow
-from hub.flows.warehouse import (
-    collect_receipts,
-    deliver_erp_receipts,
-    deliver_expected_receipts,
-    plan_expected_receipts,
-)
+from adapters.kingdee.erp import KingdeeErp
+from hub.flows.erp_push import drain
+from hub.flows.warehouse import collect_receipts as collect_for_erp
+from hub.flows.warehouse import deliver_expected_receipts, plan_expected_receipts
 from hub.outbox import dispatch
 from hub.tasks import HubOutboxFailed, _report
 from simulators.base import running
@@ -36,6 +34,14 @@ PO_NO = "CGDD000101"  # exists in the Kingdee demo seed: 500 x 1.02.0033, 300 x 
 
 
 # ----------------------------------------------------------------------------- fixtures
+
+
+def collect_receipts(store, wms_hook):
+    return collect_for_erp(store, wms_hook, "kingdee")
+
+
+def deliver_erp_receipts(store, erp_hook, now=None):
+    return drain(store, KingdeeErp(hook=erp_hook), now=now)
 
 
 @pytest.fixture()
@@ -163,12 +169,12 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     assert len(wms.state.asns) == 1 and len(wms.state.details) == 2
 
     # -- not counted yet: the receipt waits
-    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 1, "quarantined": 0}
+    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 1}
 
     # -- the warehouse counts 10 short on 1.02.0041
     wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, asn_code, {"1.02.0041": 290})
     counts = collect_receipts(store, wms_hook)
-    assert counts == {"receipts": 1, "batches": 2, "alerts": 1, "waiting": 0, "quarantined": 0}
+    assert counts == {"receipts": 1, "batches": 2, "alerts": 1, "waiting": 0}
     receipt_id = f"RCV-{asn_code}"
     with store.session() as s:
         receipts = list(documents.current(s, "Receipt"))
@@ -199,13 +205,13 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     versions = document_rows(store)
 
     # -- rerun collect: nothing new
-    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0, "quarantined": 0}
+    assert collect_receipts(store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
     assert document_rows(store) == versions
     assert len(outbox_rows(store, "kingdee")) == 1
 
     # -- post to Kingdee: one audited STK_InStock carrying the receipt id
     report = deliver_erp_receipts(store, erp_hook)
-    assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
+    assert (report.sent, report.pending, report.failed) == (1, 0, 0)
     bills = erp.state.bills("STK_InStock")
     assert len(bills) == 1
     bill = bills[0]
@@ -219,11 +225,11 @@ def test_expected_receipt_survives_wms_outage_then_receipt_reaches_kingdee_once(
     assert {(e["FUnitID"]["FNumber"], e["FStockId"]["FNumber"]) for e in bill["FInStockEntry"]} == {("Pcs", "CK01")}
     (erp_row,) = outbox_rows(store, "kingdee")
     assert erp_row.status == "sent" and erp_row.result == {"bill_no": bill["FBillNo"]}
-    assert _report(report) == {"sent": 1, "retrying": 0, "failed": 0}
+    assert _report(report) == {"sent": 1, "failed": 0, "pending": 0}
 
     # -- rerun: still one bill
     report = deliver_erp_receipts(store, erp_hook)
-    assert (report.sent, report.retrying, report.failed) == (0, 0, 0)
+    assert (report.sent, report.pending, report.failed) == (0, 0, 0)
     assert len(erp.state.bills("STK_InStock")) == 1
 
     # -- even if the hub lost the "sent" mark (crash after Audit), Kingdee keeps one bill
@@ -247,7 +253,7 @@ def test_kingdee_rejection_parks_the_receipt_as_failed_naming_the_field(sqlite_s
     assert collect_receipts(sqlite_store, wms_hook)["receipts"] == 1
 
     report = deliver_erp_receipts(sqlite_store, erp_hook)
-    assert (report.sent, report.retrying, report.failed) == (0, 0, 1)
+    assert (report.sent, report.pending, report.failed) == (0, 0, 1)
     (row,) = outbox_rows(sqlite_store, "kingdee")
     assert row.status == "failed" and row.attempts == 1
     assert "KINGDEE_REJECTED" in row.last_error
@@ -264,7 +270,7 @@ def test_kingdee_rejection_parks_the_receipt_as_failed_naming_the_field(sqlite_s
 
     # a failed row is parked, not retried by the next run
     again = deliver_erp_receipts(sqlite_store, erp_hook)
-    assert (again.sent, again.retrying, again.failed) == (0, 0, 0)
+    assert (again.sent, again.pending, again.failed) == (0, 0, 0)
     assert erp.state.bills("STK_InStock") == []
 
 
@@ -321,14 +327,20 @@ def test_bin_without_erp_stock_quarantines_the_receipt_instead_of_posting(sqlite
     asn_code = wms_asn_code(sqlite_store)
     wms.state.add_bin("Z-99-99")  # a new bin nobody told the ERP crosswalk about
     wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, asn_code, bin_name="Z-99-99")
-    counts = collect_receipts(sqlite_store, wms_hook)
-    assert (counts["receipts"], counts["quarantined"]) == (1, 1)
+    assert collect_receipts(sqlite_store, wms_hook)["receipts"] == 1
+    report = deliver_erp_receipts(sqlite_store, erp_hook)
+    assert (report.sent, report.failed) == (0, 1)
     with sqlite_store.session() as s:
         (row,) = quarantine.list_rows(s)
     assert row.reason_code == "UNKNOWN_KINGDEE_STOCK" and "'Z-99-99'" in row.message
     assert row.business_key == f"RCV-{asn_code}" and row.evidence["document"]["receipt_id"] == f"RCV-{asn_code}"
-    assert outbox_rows(sqlite_store, "kingdee") == []
+    (parked,) = outbox_rows(sqlite_store, "kingdee")
+    assert parked.status == "failed" and "UNKNOWN_KINGDEE_STOCK" in parked.last_error
+    assert erp.state.bills("STK_InStock") == []
+    # parked: the next run neither posts nor quarantines it again
     assert deliver_erp_receipts(sqlite_store, erp_hook).sent == 0 and erp.state.bills("STK_InStock") == []
+    with sqlite_store.session() as s:
+        assert len(quarantine.list_rows(s)) == 1
 
 
 # ----------------------------------------------------------------------------- cancelled ASNs
@@ -362,8 +374,7 @@ def test_cancel_after_counting_is_parked_with_an_alert_for_the_warehouse(sqlite_
 
     # parked: the next run neither retries it nor books the cancelled ASN's receipt into the ERP
     assert deliver_expected_receipts(sqlite_store, wms_hook).failed == 0
-    assert collect_receipts(sqlite_store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0,
-                                                        "quarantined": 0}
+    assert collect_receipts(sqlite_store, wms_hook) == {"receipts": 0, "batches": 0, "alerts": 0, "waiting": 0}
     assert outbox_rows(sqlite_store, "kingdee") == []
     assert sum(1 for method, _ in wms.state.requests if method == "DELETE") == 0
 
