@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Optional, Union
 
 from adapters.edi.edifact import detect_format, parse_interchanges
+from adapters.edi.segments import Segment
 from canonical_model.documents import CanonicalDocument, Source
 from hub.errors import FatalError, HubError, SkippableError
 from mappings.engine import MAPPINGS_DIR, CompiledMapping, load_mapping
@@ -109,16 +110,24 @@ class TranslateStream:
         # file is translated with one set of mappings
         self._mappings: dict[tuple, tuple[CompiledMapping, list[str]]] = {}
 
-    def _mapping(self, pick, message, mappings_dir: Path, where: str, key: tuple) -> CompiledMapping:
+    def _mapping(self, pick, message, mappings_dir: Path, first: Segment, key: tuple) -> CompiledMapping:
+        """The mapping for ``message``, whose UNH/ST is ``first``; its location is only formatted
+        when something is said about it (a warning, or the error of an unsupported type)."""
         hit = self._mappings.get(key)
         if hit is None:
+            where = self._where(first)
             notes: list[str] = []
             mapping = pick(message, mappings_dir, where, notes)  # raises for an unsupported type: not cached
             hit = self._mappings[key] = (mapping, [n[len(where) + 2:] for n in notes])
         mapping, notes = hit
-        # the nearest-release warning names every message it applies to, as before
-        self.warnings.extend(f"{where}: {note}" for note in notes)
+        if notes:
+            # the nearest-release warning names every message it applies to, as before
+            where = self._where(first)
+            self.warnings.extend(f"{where}: {note}" for note in notes)
         return mapping
+
+    def _where(self, first: Segment) -> str:
+        return f"{self.filename}:segment {first.index} ({first.tag}, line {first.line})"
 
     def __iter__(self) -> Iterator[Union[CanonicalDocument, HubError]]:
         if self._started:
@@ -198,9 +207,8 @@ class TranslateStream:
             # the envelope says segments are missing or extra: mapping it would publish a
             # document we cannot vouch for, so it goes to quarantine with the parser's error
             return None
-        where = f"{filename}:segment {unh.index} ({unh.tag}, line {unh.line})"
         try:
-            mapping = self._mapping(_pick_mapping, message, self.mappings_dir, where,
+            mapping = self._mapping(_pick_mapping, message, self.mappings_dir, unh,
                                     ("edifact", message.type, message.version, message.release))
             source = Source(
                 system="edifact",
@@ -227,10 +235,8 @@ class TranslateStream:
                     for txn in interchange.iter_transactions():
                         if txn.errors:
                             continue  # its envelope is wrong: quarantined with the parser's error, reported below
-                        st = txn.segments[0]
-                        where = f"{filename}:segment {st.index} (ST, line {st.line})"
                         try:
-                            mapping = self._mapping(_pick_x12_mapping, txn, mappings_dir, where,
+                            mapping = self._mapping(_pick_x12_mapping, txn, mappings_dir, txn.segments[0],
                                                     ("x12", txn.set_id, txn.version))
                             source = Source(system="x12", partner=self.partner or interchange.sender.strip() or None,
                                             file=filename, interchange_ref=interchange.control_ref or None,

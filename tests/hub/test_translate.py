@@ -97,6 +97,20 @@ def test_nearby_release_is_used_with_a_warning():
     assert any("DESADV_D96A" in w and "01B" in w for w in result.warnings)
 
 
+def test_each_message_of_a_nearby_release_or_unknown_type_is_named_in_its_own_warning_or_error():
+    # the mapping is picked once per file, but every message it applies to is still named
+    near = [*desadv("1", "ASN-1", mtype="DESADV:D:01B:UN:EAN007"), *desadv("2", "ASN-2", mtype="DESADV:D:01B:UN:EAN007")]
+    unmapped = ["UNH+8+PRICAT:D:96A:UN:EAN008", "BGM+9+P1", "UNT+3+8", "UNH+9+PRICAT:D:96A:UN:EAN008", "BGM+9+P2", "UNT+3+9"]
+    result = translate(edi(UNB, *near, *unmapped, "UNZ+4+ICR1"), "new.edi")
+    assert [d.asn_number for d in result.documents] == ["ASN-1", "ASN-2"]
+    assert result.warnings == [
+        f"new.edi:segment {n} (UNH, line {n + 1}): no mapping for DESADV D:01B; used DESADV_D96A (nearest release)"
+        for n in (2, 15)]
+    assert [(e.code, e.where) for e in result.errors] == [
+        ("UNSUPPORTED_MESSAGE", "new.edi:segment 28 (UNH, line 29)"),
+        ("UNSUPPORTED_MESSAGE", "new.edi:segment 31 (UNH, line 32)")]
+
+
 def test_orders_become_purchase_orders():
     data = edi(
         "UNB+UNOC:3+6901234000004:14+4012345000009:14+261120:1000+PO1",

@@ -5,6 +5,7 @@ import builtins
 import datetime as dt
 import os
 import textwrap
+import types
 from decimal import Decimal
 
 import pytest
@@ -329,14 +330,40 @@ def test_schema_errors_point_at_the_line(body, line, words):
     assert words in err.message
 
 
-def test_no_eval_or_exec_while_loading_or_applying(monkeypatch, tmp_path):
+def test_mapping_text_is_never_evaluated(monkeypatch):
+    """No eval ever; the only code exec'd is the engine's own specialisation of the mapping
+    (mappings/compiled.py), and no text of the mapping file is part of that code: values that
+    look like code are data, matched and copied literally."""
     def forbidden(*a, **k):
         raise AssertionError("mapping text must never be evaluated")
 
+    generated: list[str] = []
+    real_compile, real_exec = builtins.compile, builtins.exec
+
+    def recording_compile(source, filename, mode, *a, **k):
+        if isinstance(filename, str) and filename.startswith("<mapping "):
+            generated.append(source)
+        return real_compile(source, filename, mode, *a, **k)
+
+    def generated_code_only(code, *a, **k):
+        assert isinstance(code, types.CodeType), "exec of text"
+        assert code.co_filename == "<mapping mappings/test/T.yaml (generated)>", code.co_filename
+        return real_exec(code, *a, **k)
+
     monkeypatch.setattr(builtins, "eval", forbidden)
-    monkeypatch.setattr(builtins, "exec", forbidden)
-    m = mapping(DESADV_HEAD + LINES)
-    m.apply(segs("UNH+1+X", "BGM+351+A", "NAD+SU+S", "LIN+1++A", "QTY+12:1", "UNT+6+1"))
+    monkeypatch.setattr(builtins, "exec", generated_code_only)
+    monkeypatch.setattr(builtins, "compile", recording_compile)
+    hostile = "__import__('os').system('echo pwned')"
+    m = mapping(DESADV_HEAD + f"""\
+  ship_to_id: {{path: "NAD[0={hostile}].1.0", default: "{hostile}"}}
+  ship_date: {{const: "2026-11-24", type: date}}
+""" + LINES.replace("default: PCE", f'default: "{hostile}"'))
+    assert m.fast_plan is not None and len(generated) == 1  # specialised, under the guard
+    for text in (hostile, "ship_to_id", "NAD", "QTY", "GIN", "2026-11-24", "BJ"):
+        assert text not in generated[0]
+    doc = m.apply(segs("UNH+1+X", "BGM+351+A", "NAD+SU+S", f"NAD+{hostile}+DOCK", "LIN+1++A", "QTY+12:1",
+                       "UNT+7+1"))
+    assert (doc.ship_to_id, doc.ship_date, doc.lines[0].uom) == ("DOCK", dt.date(2026, 11, 24), hostile)
 
 
 def test_load_mapping_reports_the_file_and_reloads_when_it_changes(tmp_path):

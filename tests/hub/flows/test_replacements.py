@@ -122,7 +122,7 @@ def test_replacement_then_cancellation_versions_one_asn_and_withdraws_it_from_th
     assert process_inbox(store, PARTNER)["files"] == 0
     assert plan_expected_receipts(store) == {"planned": 0, "quarantined": 0, "held": 0}
     assert deliver_expected_receipts(store, wms_hook).sent == 0
-    assert collect_receipts(store, wms_hook)["receipts"] == 0
+    assert collect_receipts(store, wms_hook, "kingdee")["receipts"] == 0
     assert deletes(wms) == 1 and len(versions(store)) == 3
     # the supplier resending the cancellation (new interchange, same content) changes nothing either
     assert deliver_file(store, "DESADV_R1_v3_again.edi", desadv("1", "280", "R004"))["documents"] == 1
