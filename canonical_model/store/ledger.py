@@ -28,6 +28,8 @@ def archive_raw(store: Store, session: Session, name: str, data: bytes) -> str:
     return archive_many(store, session, [(name, data)])[0]
 
 
+#: payloads up to this size are kept in the archive row itself (see ArchiveRow)
+INLINE_MAX = 64 * 1024
 #: sha256 values per IN (...) query
 _DIGESTS_PER_QUERY = 500
 
@@ -50,6 +52,11 @@ def archive_many(store: Store, session: Session, items: list[tuple[str, bytes]])
     for (name, data), digest in zip(items, digests):
         if digest in known:
             continue
+        if len(data) <= INLINE_MAX:
+            row = ArchiveRow(sha256=digest, size=len(data), content=bytes(data), first_name=name)
+            session.add(row)
+            known[digest] = row
+            continue
         path = store.archive_dir / digest[:2] / digest
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
@@ -67,7 +74,7 @@ def read_raw(store: Store, session: Session, digest: str) -> bytes:
     row = session.get(ArchiveRow, digest)
     if row is None:
         raise KeyError(f"no archived payload with sha256 {digest}")
-    return Path(row.path).read_bytes()
+    return row.content if row.content is not None else Path(row.path).read_bytes()
 
 
 def receive(store: Store, session: Session, *, channel: str, partner: str, name: str,

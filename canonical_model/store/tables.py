@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -58,12 +58,18 @@ class InboxRow(Base):
 
 
 class ArchiveRow(Base):
-    """Raw payloads, stored once under their sha256 (content-addressed file store)."""
+    """Raw payloads, stored once under their sha256: small ones inline, the others as files.
+
+    An ERP sync archives one small record at a time (hundreds per second): a file each would
+    cost more than everything else the sync does, so payloads up to ``INLINE_MAX`` bytes live in
+    ``content``; files (EDI interchanges, spreadsheets) in the content-addressed folder, ``path``.
+    """
 
     __tablename__ = "raw_archive"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    path: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[Optional[str]] = mapped_column(String(1024), nullable=True)
+    content: Mapped[Optional[bytes]] = mapped_column(LargeBinary, nullable=True)
     first_name: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -97,3 +97,23 @@ def test_counters_never_reuse_a_number(store):
         state.put(s, "watermark", "2026-11-26T10:00:00")
     with store.session() as s:
         assert state.get(s, "watermark") == "2026-11-26T10:00:00"
+
+
+def test_small_payloads_are_archived_inline_and_big_ones_as_files(store):
+    small = b'{"FBillNo": "CGDD000101"}'
+    big = bytes(range(256)) * (ledger.INLINE_MAX // 256 + 1)  # one byte over the limit at least
+    with store.session() as s:
+        results = ledger.receive_many(store, s, channel="kingdee", partner="kingdee",
+                                      items=[("purchase_orders/A", small), ("purchase_orders/B", big),
+                                             ("purchase_orders/A-again", small)])
+        assert [is_new for _, is_new in results] == [True, True, False]
+        assert results[0][0] is results[2][0]  # repeated inside the batch: one inbox row
+    files = [p for p in store.archive_dir.rglob("*") if p.is_file()]
+    assert [p.name for p in files] == [ledger.sha256_hex(big)]
+    with store.session() as s:
+        assert ledger.read_raw(store, s, ledger.sha256_hex(small)) == small
+        assert ledger.read_raw(store, s, ledger.sha256_hex(big)) == big
+        assert s.scalar(select(func.count()).select_from(InboxRow)) == 2
+        # a repeat inside one batch is audited like any other repeat, pointing at the first row
+        (dup,) = s.scalars(select(AuditRow).where(AuditRow.action == "duplicate_payload"))
+        assert dup.subject_key == str(results[0][0].id) and dup.details["name"] == "purchase_orders/A-again"

@@ -29,9 +29,9 @@ def free_port_base() -> int:
     raise RuntimeError("no free port range")
 
 
-def run_demo(var: Path, base: int) -> subprocess.CompletedProcess:
+def run_demo(var: Path, base: int, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HUB_"))}
-    env.update(HUB_VAR_DIR=str(var), HUB_PORT_BASE=str(base))
+    env.update(HUB_VAR_DIR=str(var), HUB_PORT_BASE=str(base), **settings)
     return subprocess.run([str(Path(sys.executable).with_name("hub")), "demo"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
 
@@ -49,6 +49,7 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     first = run_demo(tmp_path / "var", base)
     assert first.returncode == 0, first.stderr[-3000:]
     counts = table(first.stdout)
+    assert counts["master data pulled (ERP)"] == (5, "2 supplier(s), 3 material(s)")
     assert counts["POs pulled (ERP)"][0] == 3
     assert counts["ORDERS sent (SFTP)"] == (3, "")
     # 3 good DESADVs + 1 for an unknown PO + 1 identical re-drop (recognised, not processed)
@@ -69,3 +70,9 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     second = run_demo(tmp_path / "var", base)
     assert second.returncode == 0, second.stderr[-3000:]
     assert table(second.stdout) == counts
+
+    # the same story on a plant running Yonyou U9 (classic SOAP): one setting, the same table
+    on_u9 = run_demo(tmp_path / "var-u9", base, HUB_ERP="u9")
+    assert on_u9.returncode == 0, on_u9.stderr[-3000:]
+    assert "u9 :" in on_u9.stderr and "kingdee :" not in on_u9.stderr
+    assert table(on_u9.stdout) == counts
