@@ -163,6 +163,17 @@ class Batch(CanonicalDocument):
     links: list[BatchLink] = Field(default_factory=list)
 
 
+def supplier_lot(batch_id: Optional[str], supplier_id: Optional[str]) -> Optional[str]:
+    """The supplier's own lot number inside a hub batch id ``<supplier_id>:<lot>``: what an ERP books.
+
+    Batch ids are prefixed with the supplier because two suppliers may use the same lot number;
+    an id without that prefix is returned as it is.
+    """
+    if batch_id and supplier_id and batch_id.startswith(f"{supplier_id}:"):
+        return batch_id[len(supplier_id) + 1:]
+    return batch_id
+
+
 class ReceiptLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     line_no: int = Field(ge=1)

@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, NamedTuple, Optional, Protocol
 
+from canonical_model.documents import supplier_lot
 from hub.errors import SkippableError
 from mappings.crosswalk import error_code, load_crosswalk
 
@@ -272,9 +273,7 @@ def receipt_in_kingdee_codes(receipt: Any, codes: KingdeeCodes) -> dict[str, Any
     lines = []
     for line in receipt.lines:
         line_where = f"{where}:line {line.line_no}"
-        lot = line.batch_id
-        if lot and supplier and lot.startswith(f"{supplier}:"):
-            lot = lot[len(supplier) + 1:]
+        lot = supplier_lot(line.batch_id, supplier)
         lines.append({
             "material_id": codes.material(line.material_id, line_where),
             "quantity": str(line.quantity),
@@ -334,9 +333,7 @@ def inspection_to_model(inspection: Any, codes: KingdeeCodes, external_number_fi
     qualified = _quantity(Decimal(str(inspection.inspected_quantity)) - Decimal(str(inspection.rejected_quantity)),
                           where)
     supplier = inspection.supplier_id
-    lot = inspection.batch_id
-    if lot and supplier and lot.startswith(f"{supplier}:"):
-        lot = lot[len(supplier) + 1:]
+    lot = supplier_lot(inspection.batch_id, supplier)
     notes = list(inspection.defects) + [f"{c.name}={c.value if c.value is not None else ''} {c.result}"
                                         for c in inspection.characteristics if c.result == "fail"]
     entry: dict[str, Any] = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Optional
 
-from canonical_model.documents import Inspection, OrderResponse, Receipt
+from canonical_model.documents import Inspection, OrderResponse, Receipt, supplier_lot
 from hub.errors import FatalError, SkippableError
 from mappings import crosswalk as cw
 
@@ -304,7 +304,7 @@ def receipt_dto(receipt: Receipt, external_number: str, default_warehouse: Optio
             "Wh": {"Code": warehouse_for(line.location, default_warehouse, line_where)},
         }
         if line.batch_id:
-            dto["LotCode"] = line.batch_id
+            dto["LotCode"] = supplier_lot(line.batch_id, receipt.supplier_id)
         lines.append(dto)
     if not lines:
         raise SkippableError("U9_BAD_DOCUMENT", "every line has quantity 0: nothing to post", where)
@@ -320,7 +320,8 @@ def inspection_dto(inspection: Inspection, external_number: str) -> dict[str, An
         "ItemMaster": {"Code": u9_code("materials", inspection.material_id, where)},
         "UOM": {"Code": u9_code("units", inspection.uom, where)},
         "InspectQty": inspection.inspected_quantity, "RejectQty": inspection.rejected_quantity,
-        "Result": INSPECTION_RESULTS[inspection.result], "LotCode": inspection.batch_id,
+        "Result": INSPECTION_RESULTS[inspection.result],
+        "LotCode": supplier_lot(inspection.batch_id, inspection.supplier_id),
         "SrcDocNo": inspection.receipt_id or inspection.po_number,
         "DescFlexField": {"PrivateDescSeg1": external_number},
         "InspectItems": [{"CheckItem": c.name, "CheckValue": c.value, "CheckResult": 0 if c.result == "pass" else 1}

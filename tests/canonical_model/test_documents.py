@@ -39,3 +39,13 @@ def test_schema_rejects_unknown_fields_and_empty_lines():
 
 def test_every_type_has_a_business_key():
     assert all(model.business_key_fields for model in DOCUMENT_TYPES.values())
+
+
+def test_supplier_lot_is_the_lot_inside_a_hub_batch_id():
+    from canonical_model.documents import supplier_lot
+
+    assert supplier_lot("SUP-001:L33-2611A", "SUP-001") == "L33-2611A"
+    assert supplier_lot("SUP-001:L:with:colons", "SUP-001") == "L:with:colons"
+    assert supplier_lot("SUP-002:L33", "SUP-001") == "SUP-002:L33"  # another supplier's prefix stays
+    assert supplier_lot("L33", "SUP-001") == "L33"
+    assert supplier_lot(None, "SUP-001") is None and supplier_lot("SUP-001:L1", None) == "SUP-001:L1"
