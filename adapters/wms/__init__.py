@@ -1,1 +1,1 @@
-"""WMS adapter (GreaterWMS REST dialect); see README.md."""
+"""WMS adapter: GreaterWMS REST and Odoo JSON-RPC behind one contract (``contract.Wms``); see README.md."""

@@ -1,4 +1,5 @@
-"""GreaterWMS-style WMS simulator (protocols/wms.md §2); see ``server.py`` for what is inferred."""
+"""WMS simulators: GreaterWMS-style REST (protocols/wms.md §2, ``server.py``, the default) and Odoo
+stock over JSON-RPC (§1, ``simulators.wms.odoo``); ``python -m simulators.wms --dialect odoo``."""
 from simulators.wms.server import (
     DEFAULT_BINS,
     DEFAULT_GOODS,

@@ -26,7 +26,19 @@ Simulator extensions and inferences, marked so nobody mistakes them for GreaterW
 * ``t_code`` on lines and bin rows ties a bin row to the ASN line it came from (INFERRED).
 * error texts not listed as confirmed in the spec (unknown goods, bins) are our wording.
 * one tenant: every valid token sees the same data (GreaterWMS separates data by openid).
-* ``state.down`` / ``state.fail_next`` are fault injection, answered before auth as a proxy would.
+* ``state.down`` / ``state.fail_next`` are fault injection, answered before auth as a proxy would;
+  ``state.faults`` (and ``POST /__sim/faults``, ``admin.py``) arm latency, 5xx, 429, malformed
+  JSON and resets, optionally *after* the work was done (``faults.py``). Operations are named
+  ``"<METHOD> <path>"`` for ``match``, e.g. ``"POST /asn/list/"``.
+* the hub finds its inbounds by ``creater`` (``GET /asn/list/?creater=``); GreaterWMS' own
+  ``asn/filter.py`` allows exact ``creater`` filtering, and the django-filter lookups
+  ``__gte``/``__lte``/``__gt``/``__lt``/``__icontains`` on the fields it lists (asn_status,
+  update_time, ...) are served too.
+* ``utils/datasolve.data_validate`` is mirrored: a text field containing ``script`` or ``select``
+  (any case) is refused with HTTP 500 ``{"detail": "Bad Data can‘not be store"}``; texts over 255
+  characters get DRF's 400.
+* ``GET /goods/`` lists the goods master with ``goods_unit`` (``goods/urls.py``; its mount point
+  ``/goods/`` is INFERRED from the other apps' routes).
 
 ``DELETE /asn/list/{id}/`` follows GreaterWMS ``asn/views.py`` ``AsnListViewSet.destroy``: allowed
 only while ``asn_status`` is 1 (then the header and its lines disappear from every list and the
@@ -51,6 +63,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 
 from simulators.base import SimulatorServer
+from simulators.wms import admin
+from simulators.wms.faults import KINDS, FaultBook, FaultyHandlerMixin
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,8 @@ TOKEN_ENV = "WMS_SIM_TOKEN"
 
 DEFAULT_SUPPLIERS = ("SUP-001", "SUP-002")
 DEFAULT_GOODS = ("1.02.0033", "1.02.0041", "1.03.0100")
+#: GreaterWMS ``goods_unit`` of the demo goods (free text there; the hub crosswalks it)
+DEFAULT_GOODS_UNIT = "PCS"
 #: bin name -> bin_property; the property decides which stock bucket put-away fills
 DEFAULT_BINS = {"A-01-01": "Normal", "A-01-02": "Normal", "DMG-01": "Damage", "QC-01": "Inspection", "HOLD-01": "Holding"}
 
@@ -125,9 +141,14 @@ class WmsState:
         self.down = False
         #: status for missing/unknown tokens; 500 is what GreaterWMS really answers
         self.auth_status = 500
+        #: False -> every list ignores its query filters: GreaterWMS' views set ``filter_class``,
+        #: which newer django-filter versions no longer read (INFERRED risk); clients must re-check rows
+        self.honour_filters = True
         #: False -> behave like real GreaterWMS: ``asn_ref`` is neither stored nor filterable
         self.asn_ref_extension = True
         self._failures: deque[int] = deque()
+        #: faults armed in-process or over ``POST /__sim/faults`` (``faults.py``)
+        self.faults = FaultBook(kinds=tuple(k for k in KINDS if k != "session_expired"))
         self._asn_seq = 0
         self._ids = {"asn": 0, "detail": 0, "stock": 0, "bin": 0}
 
@@ -148,9 +169,11 @@ class WmsState:
         with self.lock:
             self.suppliers.setdefault(name, {"supplier_name": name, "create_time": _now()})
 
-    def add_goods(self, code: str, desc: str = "", cost: float = 0.0) -> None:
+    def add_goods(self, code: str, desc: str = "", cost: float = 0.0, unit: str = DEFAULT_GOODS_UNIT) -> None:
         with self.lock:
-            self.goods.setdefault(code, {"goods_code": code, "goods_desc": desc or code, "goods_cost": cost})
+            self.goods.setdefault(code, {"id": len(self.goods) + 1, "goods_code": code, "goods_desc": desc or code,
+                                         "goods_unit": unit, "goods_cost": cost, "creater": "seed",
+                                         "create_time": _now(), "update_time": _now()})
 
     def add_bin(self, name: str, bin_property: str = "Normal") -> None:
         if bin_property not in _BUCKET_BY_PROPERTY:
@@ -212,6 +235,11 @@ def _require_str(body: dict[str, Any], field: str) -> str:
     return value
 
 
+def _max_length(value: str, field: str, limit: int = 255) -> None:
+    if len(value) > limit:
+        raise _invalid(field, f"Ensure this field has no more than {limit} characters.")
+
+
 def _require_int(value: Any, field: str, minimum: int) -> int:
     # bool is an int subclass in Python; a JSON true is not a quantity
     if isinstance(value, bool) or not isinstance(value, int):
@@ -254,11 +282,49 @@ def _paginate(handler: "WmsHandler", rows: list[dict[str, Any]], query: dict[str
     }
 
 
+def _compare(value: Any, lookup: str, wanted: str) -> bool:
+    if lookup in ("", "exact"):
+        return str(value) == wanted
+    if lookup == "iexact":
+        return str(value).lower() == wanted.lower()
+    if lookup == "contains":
+        return wanted in str(value)
+    if lookup == "icontains":
+        return wanted.lower() in str(value).lower()
+    left: Any = value
+    right: Any = wanted
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            right = float(wanted)
+        except ValueError:
+            return False
+    else:
+        left = str(value)
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[lookup]
+
+
+_LOOKUPS = ("exact", "iexact", "contains", "icontains", "gt", "gte", "lt", "lte")
+
+
 def _filter(rows: list[dict[str, Any]], query: dict[str, str], fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    for field in fields:
-        if field in query:
-            rows = [r for r in rows if str(r.get(field)) == query[field]]
+    """django-filter: ``field=`` and ``field__<lookup>=`` for the listed fields; anything else is
+    ignored (django-filter drops unknown query parameters silently)."""
+    for key, wanted in query.items():
+        field, _, lookup = key.partition("__")
+        if field not in fields or lookup not in ("",) + _LOOKUPS:
+            continue
+        rows = [r for r in rows if _compare(r.get(field), lookup, wanted)]
     return rows
+
+
+_REFUSED_WORDS = re.compile(r"script|select", re.IGNORECASE)
+
+
+def _data_validate(*texts: Any) -> None:
+    """``utils/datasolve.data_validate``: GreaterWMS refuses any text containing these words."""
+    for text in texts:
+        if _REFUSED_WORDS.search(str(text)):
+            raise _business("Bad Data can\u2018not be store")
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,10 +343,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/asn/movetobin/(\d+)/$"), "post_movetobin"),
     ("GET", re.compile(r"^/stock/list/$"), "get_stock_list"),
     ("GET", re.compile(r"^/stock/bin/$"), "get_stock_bin"),
+    ("GET", re.compile(r"^/goods/$"), "get_goods"),
 ]
 
 
-class WmsHandler(BaseHTTPRequestHandler):
+class WmsHandler(FaultyHandlerMixin, BaseHTTPRequestHandler):
     server_version = "GreaterWMS-sim/0.1"
     # keep-alive, like the Django dev/gunicorn servers a requests.Session normally talks to
     protocol_version = "HTTP/1.1"
@@ -319,11 +386,18 @@ class WmsHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.path_only = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if parts.path.startswith(admin.PREFIX):
+            status, payload = admin.handle(self.state.faults, method, parts.path, raw)
+            self._send_json(status, payload)
+            return
         with self.state.lock:
             self.state.requests.append((method, parts.path))
         failure = self.state._take_failure()
         if failure is not None:
             self._send_html(failure)
+            return
+        fault = self.state.faults.take(f"{method} {parts.path}")
+        if fault is not None and self.fault_before(fault):
             return
         try:
             self._authenticate()
@@ -343,6 +417,9 @@ class WmsHandler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug must still answer, like Django's 500 page
             log.exception("wms-sim internal error on %s %s", method, parts.path)
             self._send_html(500)
+            return
+        if fault is not None and fault.after:
+            self.fault_after(fault, status, "application/json", json.dumps(payload, ensure_ascii=False).encode("utf-8"))
             return
         self._send_json(status, payload)
 
@@ -380,18 +457,24 @@ class WmsHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _filtered(self, rows: list[dict[str, Any]], query: dict[str, str], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        return _filter(rows, query, fields) if self.state.honour_filters else list(rows)
+
     # -- ASN header -----------------------------------------------------------------------
     def get_asn_list(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
-        fields = ("asn_code", "asn_status", "supplier") + (("asn_ref",) if self.state.asn_ref_extension else ())
+        fields = ("id", "asn_code", "asn_status", "supplier", "creater", "create_time", "update_time") + (
+            ("asn_ref",) if self.state.asn_ref_extension else ())
         # like django-filter, unknown query params are ignored, not rejected
-        rows = _filter(self.state.asns, query, fields)
-        if query.get("ordering") in ("-id", "-create_time"):
+        rows = self._filtered(self.state.asns, query, fields)
+        if query.get("ordering") in ("-id", "-create_time", "-update_time"):
             rows = list(reversed(rows))
         page = _paginate(self, [dict(r) for r in rows], query)
         return 200, {"supplier_list": sorted(self.state.suppliers), **page}
 
     def post_asn_list(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
         creater = _require_str(body, "creater")
+        _max_length(creater, "creater")
+        _data_validate(creater)
         state = self.state
         # DRF serializers drop unknown fields, which is what real GreaterWMS does with asn_ref
         asn_ref = body.get("asn_ref") if state.asn_ref_extension else None
@@ -428,7 +511,7 @@ class WmsHandler(BaseHTTPRequestHandler):
 
     # -- ASN lines ------------------------------------------------------------------------
     def get_asn_detail(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
-        rows = _filter(self.state.details, query, ("asn_code", "asn_status", "goods_code", "supplier"))
+        rows = self._filtered(self.state.details, query, ("asn_code", "asn_status", "goods_code", "supplier"))
         return 200, _paginate(self, [dict(r) for r in rows], query)
 
     def post_asn_detail(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
@@ -443,6 +526,7 @@ class WmsHandler(BaseHTTPRequestHandler):
         if len(codes) != len(qtys):
             raise _invalid("goods_qty", f"goods_qty has {len(qtys)} entries, goods_code has {len(codes)}.")
         qtys = [_require_int(q, "goods_qty", 1) for q in qtys]
+        _data_validate(asn_code, supplier, creater, *codes)
         if len(set(codes)) != len(codes):
             raise _invalid("goods_code", "Each goods code may appear once per ASN.")
         state = self.state
@@ -596,11 +680,16 @@ class WmsHandler(BaseHTTPRequestHandler):
     # -- stock ----------------------------------------------------------------------------
     def get_stock_list(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
         rows = sorted(self.state.stock.values(), key=lambda r: r["id"])
-        rows = _filter(rows, query, ("goods_code", "supplier"))
+        rows = self._filtered(rows, query, ("goods_code", "supplier"))
         return 200, _paginate(self, [dict(r) for r in rows], query)
 
     def get_stock_bin(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
-        rows = _filter(self.state.bin_stock, query, ("bin_name", "goods_code", "bin_property", "t_code"))
+        rows = self._filtered(self.state.bin_stock, query, ("bin_name", "goods_code", "bin_property", "t_code"))
+        return 200, _paginate(self, [dict(r) for r in rows], query)
+
+    def get_goods(self, query: dict[str, str], body: dict, *_: str) -> tuple[int, Any]:
+        rows = sorted(self.state.goods.values(), key=lambda r: r["id"])
+        rows = self._filtered(rows, query, ("id", "goods_code", "goods_desc", "goods_unit", "creater"))
         return 200, _paginate(self, [dict(r) for r in rows], query)
 
 

@@ -173,12 +173,33 @@ def test_inventory_snapshot_pages_through_every_row_once(wms):
         assert [i["sku"] for i in h.inventory_snapshot(sku="7.00.0010")] == ["7.00.0010"]
 
 
-def test_without_asn_ref_extension_the_hook_finds_nothing_rather_than_a_wrong_asn(wms, hook):
-    # real GreaterWMS ignores ?asn_ref=; the hook must not mistake an unrelated ASN for ours
+def test_without_asn_ref_extension_the_hook_still_finds_its_inbound_by_creater(wms, hook):
+    # real GreaterWMS drops asn_ref; the reference lives in the header's creater (asn/filter.py: exact)
     wms.state.asn_ref_extension = False
-    hook.create_inbound("DESADV-0012", "SUP-001", None, LINES)
-    assert hook.find_inbound("DESADV-0012") is None
-    assert hook.find_inbound("DESADV-9999") is None
+    created = hook.create_inbound("SUP-001/DESADV-0012", "SUP-001", None, LINES)
+    found = hook.find_inbound("SUP-001/DESADV-0012")
+    assert found["asn_code"] == created["asn_code"] and found["creater"] == "mes-hub:SUP-001/DESADV-0012"
+    assert "asn_ref" not in found
+    assert hook.find_inbound("SUP-001/DESADV-0099") is None
+    # a repeat after the answer was lost creates nothing new, without the extension too
+    assert hook.create_inbound("SUP-001/DESADV-0012", "SUP-001", None, LINES) == created
+    assert len(wms.state.asns) == 1 and posts(wms, "/asn/list/") == 1
+
+
+def test_a_server_ignoring_the_filter_does_not_make_another_asn_ours(wms, hook):
+    # an inbound someone created by hand, with a creater that merely contains our reference
+    with requests.Session() as op:
+        op.headers["token"] = TOKEN
+        op.post(f"{wms.base_url}/asn/list/", json={"creater": "clerk copy of mes-hub:SUP-001/DESADV-0013"}, timeout=5)
+    assert hook.find_inbound("SUP-001/DESADV-0013") is None
+    # a GreaterWMS whose django-filter ignores the views' filter_class answers every row
+    hook.create_inbound("SUP-001/DESADV-0014", "SUP-001", None, LINES[1:])
+    wms.state.honour_filters = False
+    assert hook.find_inbound("SUP-001/DESADV-0013") is None
+    created = hook.create_inbound("SUP-001/DESADV-0013", "SUP-001", None, LINES)
+    assert hook.find_inbound("SUP-001/DESADV-0013")["asn_code"] == created["asn_code"] == "ASN00000003"
+    assert hook.create_inbound("SUP-001/DESADV-0013", "SUP-001", None, LINES) == created  # not "changed"
+    assert [i["sku"] for i in hook.inventory_snapshot(sku="1.02.0041")] == ["1.02.0041"]
 
 
 def test_receipt_of_unknown_asn_is_skippable(wms, hook):
@@ -220,10 +241,12 @@ def test_bad_connection_settings_are_fatal_and_hide_the_token(uri, fragment):
     assert "tok" not in str(err.value).replace("token", "")
 
 
-def test_odoo_dialect_is_declared_but_refused():
-    cfg = WmsConfig.from_uri("wms://:tok@h:1/?dialect=odoo")
-    with pytest.raises(FatalError, match="not implemented"):
-        WmsHook(cfg)
+def test_odoo_dialect_needs_login_and_database():
+    with pytest.raises(FatalError, match="login"):
+        WmsConfig.from_uri("wms://:tok@h:1/?dialect=odoo")
+    cfg = WmsConfig.from_uri("wms://mes_api:tok@h:1/?dialect=odoo&database=wms_prod")
+    with WmsHook(cfg) as hook:
+        assert hook.dialect == "odoo" and hook.supports("qc_hold")
 
 
 def test_drf_validation_400_is_skippable_with_the_field_message(wms, hook):
