@@ -4,7 +4,7 @@ seen again updates the same Alert instead of opening a second one."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 from canonical_model.documents import Alert, OrderResponse, PurchaseOrder, Receipt, ShipmentNotice, SubjectRef
 
@@ -132,6 +132,17 @@ def _differences(line, ordered) -> list[str]:
                        f"{ordered.delivery_date.isoformat()}")
     # without the PO a quantity or date on an accepted line is a confirmation, not a change
     return out if ordered is not None else []
+
+
+def receiving_discrepancy(discrepancy: Any, receipt_id: str, asn: Optional[ShipmentNotice]) -> Alert:
+    """UNKNOWN_BATCH / BATCH_QTY_SHORT / BATCH_QTY_OVER / NO_ASN found by scan receiving
+    (adapters/wms/discrepancies.py); per-material totals are :func:`receipt_mismatch`'s."""
+    subjects = [SubjectRef(type="Receipt", key=receipt_id)]
+    if asn is not None:
+        subjects.insert(0, SubjectRef(type="ShipmentNotice", key=asn.business_key))
+    return Alert(alert_id=discrepancy.key, alert_type=discrepancy.kind,
+                 severity="critical" if discrepancy.kind == "NO_ASN" else "warning",
+                 responsible_party=discrepancy.responsible_party, subjects=subjects, message=discrepancy.message)
 
 
 def asn_cancel_too_late(asn: ShipmentNotice, asn_code: str, reason: str) -> Alert:

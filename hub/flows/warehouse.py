@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from adapters.wms.hook import WmsHook
+from adapters.wms.discrepancies import receiving_discrepancies
 from adapters.wms.translate import expected_receipt_from_asn, receipt_by_material
 from canonical_model.documents import Batch, Receipt, ReceiptLine, ShipmentNotice, Source
 from canonical_model.store import Store, documents, outbox
@@ -133,7 +134,9 @@ def collect_receipts(store: Store, wms: WmsHook, erp: str) -> dict[str, int]:
             counts["receipts"] += 1
             for batch in batches:
                 counts["batches"] += documents.upsert(session, batch, actor="wms").outcome == "created"
-            for alert in alerts.receipt_mismatch(receipt, asn):
+            found = alerts.receipt_mismatch(receipt, asn) + [
+                alerts.receiving_discrepancy(d, receipt_id, asn) for d in receiving_discrepancies(wms_receipt, asn)]
+            for alert in found:
                 counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
             enqueue_push(session, erp, "receipt", receipt)
     return counts

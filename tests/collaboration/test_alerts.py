@@ -109,3 +109,28 @@ def test_cancel_too_late_names_the_warehouse_and_the_inbound():
     assert (alert.alert_type, alert.responsible_party, alert.alert_id) == (
         "ASN_CANCEL_TOO_LATE", "warehouse", "ASN_CANCEL_TOO_LATE:SUP-001/ASN-1")
     assert "ASN00000007" in alert.message and "status 4" in alert.message
+
+
+def test_scan_receiving_discrepancies_become_alerts_for_the_supplier_with_stable_ids():
+    from adapters.wms.discrepancies import receiving_discrepancies
+    from collaboration.alerts import receiving_discrepancy
+
+    announced = ShipmentNotice(asn_number="ASN-9", supplier_id="SUP-001", lines=[
+        {"line_no": 1, "material_id": "1.02.0033", "quantity": "50", "uom": "H87", "batch_number": "LOT-A"},
+        {"line_no": 2, "material_id": "1.02.0033", "quantity": "50", "uom": "H87", "batch_number": "LOT-B"}])
+    # the material total matches (100), but the lots do not: 60 of A, 40 of an unannounced lot C
+    counted = {"asn_code": "WH/IN/00009", "supplier": "SUP-001", "lines": [
+        {"sku": "1.02.0033", "qty_received": "60", "lot": "LOT-A"},
+        {"sku": "1.02.0033", "qty_received": "40", "lot": "LOT-C"}]}
+    found = [receiving_discrepancy(d, "RCV-9", announced) for d in receiving_discrepancies(counted, announced)]
+    kinds = sorted(a.alert_type for a in found)
+    assert kinds == ["BATCH_QTY_OVER", "BATCH_QTY_SHORT", "UNKNOWN_BATCH"]
+    assert {a.responsible_party for a in found} == {"SUP-001"}
+    assert all(a.subjects[0].key == "SUP-001/ASN-9" and a.subjects[1].key == "RCV-9" for a in found)
+    again = [receiving_discrepancy(d, "RCV-9", announced) for d in receiving_discrepancies(counted, announced)]
+    assert [a.alert_id for a in again] == [a.alert_id for a in found]  # the same condition, the same alert
+
+    orphan = receiving_discrepancies({"asn_code": "WH/IN/00010", "lines": [{"sku": "1.02.0041", "qty_received": "5"}]})
+    (alert,) = [receiving_discrepancy(d, "RCV-10", None) for d in orphan]
+    assert (alert.alert_type, alert.severity, alert.responsible_party) == ("NO_ASN", "critical", "warehouse")
+    assert [s.type for s in alert.subjects] == ["Receipt"]
