@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from hub.cli_edi import app as edi_app
+from hub.cli_b2mml import app as b2mml_app
 from hub.cli_erp import app as erp_app
 from hub.cli_partner import app as partner_app
 
@@ -21,6 +22,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(edi_app, name="edi")
 app.add_typer(partner_app, name="partner")
 app.add_typer(erp_app, name="erp")
+app.add_typer(b2mml_app, name="b2mml")
 
 
 def _store():

@@ -1,0 +1,100 @@
+"""EXTENSION: the simulator's admin endpoints (not part of Opcenter; simulator only, no auth).
+
+| call | body | answer |
+| --- | --- | --- |
+| ``GET /__sim/faults`` | | ``{"faults": [armed faults]}`` |
+| ``POST /__sim/faults`` | a fault (``{"kind": "http429", "count": 2, "service": "Order", "retry_after": 1}``), ``{"faults": [...]}``, ``{"clear": true}`` and/or ``{"rng_seed": 7}`` | ``{"faults": [...]}`` |
+| ``POST /__sim/expire-tokens`` | | ``{"expired": n}``: every token revoked (the next call gets 401) |
+| ``POST /__sim/consume`` | ``{"order": "MO-2026-0002", "lot": "BCGDD000101-1", "quantity": 100}`` (quantity optional: all that is left) | the new ``MaterialConsumption`` entity; 400 with the reason otherwise |
+| ``POST /__sim/order-status`` | ``{"order": "MO-2026-0002", "status": "Active"}`` | ``{"order", "status"}`` |
+| ``GET /__sim/stats`` | | entities per set, tokens issued, calls |
+
+Fault fields are documented in ``faults.py``. Bad input answers HTTP 400 with a message.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from simulators.opcenter.faults import Fault
+from simulators.opcenter.state import CommandError
+
+PREFIX = "/__sim/"
+
+
+def handle(state: Any, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+    name = path[len(PREFIX):].strip("/")
+    route = {("GET", "faults"): _get_faults, ("POST", "faults"): _post_faults,
+             ("POST", "expire-tokens"): _expire_tokens, ("POST", "consume"): _consume,
+             ("POST", "order-status"): _order_status, ("GET", "stats"): _stats}.get((method, name))
+    if route is None:
+        return 404, {"error": f"no admin endpoint {method} {path}"}
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return 400, {"error": f"body is not JSON: {exc}"}
+    if not isinstance(body, dict):
+        return 400, {"error": "body must be a JSON object"}
+    try:
+        return 200, route(state, body)
+    except CommandError as exc:
+        return 400, {"error": exc.message}
+    except (ValueError, TypeError, KeyError) as exc:
+        return 400, {"error": str(exc)}
+
+
+def _get_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    return {"faults": state.faults.active()}
+
+
+def _post_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    body = dict(body)
+    if body.pop("clear", False):
+        state.faults.clear()
+    if "rng_seed" in body:
+        state.faults.reseed(int(body.pop("rng_seed")))
+    specs = body.pop("faults", None)
+    if specs is None and body:
+        specs = [body]
+    elif body:
+        raise ValueError(f"unexpected field(s) next to faults: {', '.join(sorted(body))}")
+    if specs is not None:
+        if not isinstance(specs, list):
+            raise ValueError("faults must be a list")
+        for spec in specs:  # validate all before arming any
+            Fault.from_json(spec)
+        for spec in specs:
+            state.arm_fault(spec)
+    return {"faults": state.faults.active()}
+
+
+def _expire_tokens(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    with state.lock:
+        count = len(state.tokens)
+    state.expire_tokens()
+    return {"expired": count}
+
+
+def _consume(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(body) - {"order", "lot", "quantity"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    if not body.get("order") or not body.get("lot"):
+        raise ValueError("order and lot are required")
+    return state.consume(str(body["order"]), str(body["lot"]), body.get("quantity"))
+
+
+def _order_status(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    if not body.get("order") or not body.get("status"):
+        raise ValueError("order and status are required")
+    try:
+        state.set_order_status(str(body["order"]), str(body["status"]))
+    except KeyError:
+        raise ValueError(f"order {body['order']!r} does not exist") from None
+    return {"order": body["order"], "status": body["status"]}
+
+
+def _stats(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    with state.lock:
+        return {"sets": {name: len(rows) for name, rows in state.sets.items()}, "tokens_issued": state.token_count,
+                "tokens_live": len(state.tokens), "calls": len(state.calls)}
