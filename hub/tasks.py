@@ -147,6 +147,15 @@ def push_to_erp() -> dict:
     return {"sent": counts.sent, "failed": counts.failed, "pending": counts.pending}
 
 
+def sync_mes(kind: str) -> dict:
+    """Pull production orders or consumption from the MES (Opcenter, Connection ``opcenter_default``)."""
+    from adapters.opcenter.mes import OpcenterMes
+    from hub.flows.mes_sync import sync_mes as run
+
+    with _store() as store, OpcenterMes() as mes:
+        return asdict(run(store, mes, kind))
+
+
 def deliver_supplier_outbox(partner_id: str) -> dict:
     """The partner's pending supplier_sftp rows: acknowledgements, ORDERS left over."""
     from hub.flows.supplier_orders import deliver_outbox

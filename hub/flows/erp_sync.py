@@ -23,9 +23,9 @@ import logging
 import os
 from dataclasses import dataclass
 from itertools import islice
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
-from canonical_model.documents import Source
+from canonical_model.documents import CanonicalDocument, Source
 from canonical_model.store import Store, documents, ledger, state
 from canonical_model.store.tables import InboxRow
 from hub.erp import ENTITIES, ErpClient, ErpRecord
@@ -40,6 +40,19 @@ OVERLAP_SETTING = "HUB_ERP_OVERLAP_MINUTES"
 DEFAULT_OVERLAP = dt.timedelta(minutes=5)
 #: records per transaction: big enough for bulk queries, small enough to keep memory flat
 BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What a pull of one entity stores: its document type, and how a pulled document merges into
+    the stored one where another system owns part of it (the MES owns a batch's consumption, the
+    hub's receiving and QC the rest); without ``merge`` the pulled document replaces the stored one."""
+
+    doc_type: str
+    merge: Optional[Callable[[Optional[CanonicalDocument], CanonicalDocument], CanonicalDocument]] = None
+
+
+ERP_FEEDS: dict[str, Feed] = {entity: Feed(doc_type) for entity, doc_type in ENTITIES.items()}
 
 
 @dataclass
@@ -84,10 +97,13 @@ def pull_window(store: Store, system: str, entity: str, since: Optional[dt.datet
 
 
 def sync_entity(store: Store, client: ErpClient, entity: str, *, since: Optional[dt.datetime] = None,
-                batch_size: int = BATCH_SIZE) -> SyncCounts:
-    """Pull ``entity`` from ``client`` into the store; see the module doc for the steps."""
-    if entity not in ENTITIES:
-        raise FatalError("ERP_UNKNOWN_ENTITY", f"{entity!r} is not one of {', '.join(ENTITIES)}", client.system)
+                batch_size: int = BATCH_SIZE, feeds: dict[str, Feed] = ERP_FEEDS) -> SyncCounts:
+    """Pull ``entity`` from ``client`` into the store; see the module doc for the steps.
+
+    ``feeds`` names what the client can pull (the ERP entities by default; the MES has its own)."""
+    feed = feeds.get(entity)
+    if feed is None:
+        raise FatalError("ERP_UNKNOWN_ENTITY", f"{entity!r} is not one of {', '.join(feeds)}", client.system)
     system = client.system
     mapping = load_mapping(client.mapping_path(entity))
     counts = SyncCounts()
@@ -98,7 +114,7 @@ def sync_entity(store: Store, client: ErpClient, entity: str, *, since: Optional
         if modified:
             newest = max([newest, *modified]) if newest else max(modified)
         with store.session() as session:
-            _store_batch(store, session, system, entity, mapping, batch, counts)
+            _store_batch(store, session, system, entity, feed, mapping, batch, counts)
     if newest is not None:
         with store.session() as session:
             name = watermark_name(system, entity)
@@ -120,7 +136,7 @@ def _raw(record: ErpRecord) -> bytes:
     return json.dumps(record.data, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
 
 
-def _store_batch(store: Store, session, system: str, entity: str, mapping: CompiledMapping,
+def _store_batch(store: Store, session, system: str, entity: str, feed: Feed, mapping: CompiledMapping,
                  batch: list[ErpRecord], counts: SyncCounts) -> None:
     received = ledger.receive_many(store, session, channel=system, partner=system, audit_repeats=False,
                                    items=[(f"{entity}/{r.key}", _raw(r)) for r in batch])
@@ -133,10 +149,10 @@ def _store_batch(store: Store, session, system: str, entity: str, mapping: Compi
             continue
         taken.add(id(inbox))
         fresh.append((record, inbox))
-    _map_and_store(session, system, entity, mapping, fresh, counts)
+    _map_and_store(session, system, entity, feed, mapping, fresh, counts)
 
 
-def reprocess_pending(store: Store, client: ErpClient) -> SyncCounts:
+def reprocess_pending(store: Store, client: ErpClient, feeds: dict[str, Feed] = ERP_FEEDS) -> SyncCounts:
     """Map again the archived records whose inbox rows were put back to ``received`` (``hub quarantine replay``)."""
     counts = SyncCounts()
     with store.session() as session:
@@ -146,14 +162,16 @@ def reprocess_pending(store: Store, client: ErpClient) -> SyncCounts:
             record = ErpRecord(key=key, modified=None, data=json.loads(ledger.read_raw(store, session, inbox.sha256)))
             by_entity.setdefault(entity, []).append((record, inbox))
         for entity, pending in by_entity.items():
-            if entity not in ENTITIES:
-                raise FatalError("ERP_UNKNOWN_ENTITY", f"inbox rows named {entity}/...: not an ERP entity", client.system)
+            if entity not in feeds:
+                raise FatalError("ERP_UNKNOWN_ENTITY", f"inbox rows named {entity}/...: not one of {', '.join(feeds)}",
+                                 client.system)
             counts.fetched += len(pending)
-            _map_and_store(session, client.system, entity, load_mapping(client.mapping_path(entity)), pending, counts)
+            _map_and_store(session, client.system, entity, feeds[entity], load_mapping(client.mapping_path(entity)),
+                           pending, counts)
     return counts
 
 
-def _map_and_store(session, system: str, entity: str, mapping: CompiledMapping,
+def _map_and_store(session, system: str, entity: str, feed: Feed, mapping: CompiledMapping,
                    fresh: list[tuple[ErpRecord, InboxRow]], counts: SyncCounts) -> None:
     mapped, inboxes = [], []
     for record, inbox in fresh:
@@ -162,11 +180,13 @@ def _map_and_store(session, system: str, entity: str, mapping: CompiledMapping,
             doc = mapping.apply(record.data, Source(system=system, request=f"{entity} {record.key}"))
         except SkippableError as error:
             quarantine_error(session, error.located(where) if not error.where else error, inbox=inbox,
-                             partner=system, doc_type=ENTITIES[entity], business_key=record.key,
+                             partner=system, doc_type=feed.doc_type, business_key=record.key,
                              evidence={"record": record.data})
             ledger.mark(inbox, "quarantined", error.as_line())
             counts.quarantined += 1
             continue
+        if feed.merge is not None:
+            doc = feed.merge(documents.get(session, doc.type, doc.business_key), doc)  # type: ignore[attr-defined]
         mapped.append(doc)
         inboxes.append(inbox)
     if not mapped:

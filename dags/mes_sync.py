@@ -1,0 +1,37 @@
+"""MES -> hub: production orders and material consumption from Siemens Opcenter."""
+import pendulum
+from airflow.sdk import dag, task
+
+from hub.airflow_support import DEFAULT_ARGS, classified
+
+
+@dag(
+    schedule="*/10 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    default_args=DEFAULT_ARGS, tags=["mes", "opcenter", "inbound"],
+    doc_md="""
+Pulls production orders (the plan MRP explodes) and material consumption (which supplier batches
+went into which order) from Opcenter (`opcenter_default`, OAuth2 client credentials) since each
+watermark, maps them with `mappings/opcenter/`, and stores them. Consumption is merged into the
+Batch receiving stored: the MES adds `consumed_by` links, receiving's data stays. A rerun stores
+nothing twice. **On failure**: `OPCENTER_AUTH_FAILED` = fix the Connection; others retry.
+""",
+)
+def mes_sync():
+    @task
+    @classified
+    def production_orders():
+        from hub import tasks
+
+        return tasks.sync_mes("production_orders")
+
+    @task
+    @classified
+    def consumption():
+        from hub import tasks
+
+        return tasks.sync_mes("consumption")
+
+    production_orders() >> consumption()
+
+
+mes_sync()

@@ -1,0 +1,25 @@
+"""MES -> hub: production orders and material consumption from Opcenter, through the same sync steps as the ERP.
+
+Watermark with overlap, raw archive and ledger dedupe, mapping (mappings/opcenter/), validation
+and bulk upsert are hub.flows.erp_sync's; what differs is the feed: consumption arrives as the
+MES's view of a batch (which orders consumed it) and is merged into the Batch that receiving
+and QC stored, so the MES adds links and the ``consumed`` status without overwriting the rest.
+That link is the traceability from supplier lot to production order.
+"""
+from __future__ import annotations
+
+from canonical_model.store import Store
+from hub.flows.erp_sync import Feed, SyncCounts, sync_entity
+
+MES_KINDS = ("production_orders", "consumption")
+
+
+def mes_feeds() -> dict[str, Feed]:
+    from adapters.opcenter.translate import merge_pulled_batch
+
+    return {"production_orders": Feed("ProductionOrder"), "consumption": Feed("Batch", merge=merge_pulled_batch)}
+
+
+def sync_mes(store: Store, mes, kind: str) -> SyncCounts:
+    """Pull ``kind`` (production_orders or consumption) from ``mes`` (adapters.opcenter.mes.OpcenterMes)."""
+    return sync_entity(store, mes, kind, feeds=mes_feeds())
