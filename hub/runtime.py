@@ -26,21 +26,31 @@ DEMO_ACCT, DEMO_KINGDEE_USER = "demo-acct", "mes_api"
 #: the demo plant's U9 login context (ids as the U9 simulator's demo seed knows them; not secrets)
 DEMO_U9_USER, U9_CLIENT_ID, U9_ORG_CODE = "mes_api", "hub-demo", "101"
 U9_CONTEXT = {"enterprise_id": "010", "org_id": "1001708020135665", "user_id": "1001708020000008"}
+OPCENTER_CLIENT = "mes-hub"
+#: the Jiandaoyun demo app and its forms (ids as the simulator's demo seed creates them; not secrets)
+JIANDAOYUN_APP_ID = "64b7c1e2a1b2c3d4e5f60718"
+JIANDAOYUN_FORMS = {"inspection_form": "64b7c2f0a1b2c3d4e5f60720", "purchase_task_form": "64b7c2f0a1b2c3d4e5f60721",
+                    "plan_change_form": "64b7c2f0a1b2c3d4e5f60722", "asn_form": "64b7c2f0a1b2c3d4e5f60723",
+                    "production_order_form": "64b7c2f0a1b2c3d4e5f60724"}
 
 
 @dataclass(frozen=True)
 class Ports:
     kingdee: int = 8601
     wms: int = 8603
+    jiandaoyun: int = 8604
+    opcenter: int = 8605
     u9: int = 8611
     sftp: int = 2222
+    ingress: int = 8700
 
     @classmethod
     def from_env(cls) -> "Ports":
         base = os.environ.get("HUB_PORT_BASE")
         if base:  # e.g. 18600 -> 18601/18603/18622, so two checkouts can run side by side
             b = int(base)
-            return cls(kingdee=b + 1, wms=b + 3, u9=b + 11, sftp=b + 22)
+            return cls(kingdee=b + 1, wms=b + 3, jiandaoyun=b + 4, opcenter=b + 5, u9=b + 11, sftp=b + 22,
+                       ingress=b + 100)
         return cls()
 
 
@@ -50,8 +60,11 @@ def var_dir() -> Path:
 
 def _new_secrets() -> dict[str, str]:
     return {"kingdee_password": secrets.token_urlsafe(18), "wms_token": secrets.token_hex(16),
-            "u9cloud_secret": secrets.token_urlsafe(18),
-            **{f"sftp_{user}": secrets.token_urlsafe(18) for user in SUPPLIER_USERS.values()}}
+            "u9cloud_secret": secrets.token_urlsafe(18), "opcenter_secret": secrets.token_urlsafe(18),
+            "jiandaoyun_api_key": secrets.token_urlsafe(18), "jiandaoyun_webhook_secret": secrets.token_urlsafe(18),
+            "wms_ingress_token": secrets.token_urlsafe(18), "opcenter_ingress_token": secrets.token_urlsafe(18),
+            **{f"sftp_{user}": secrets.token_urlsafe(18) for user in SUPPLIER_USERS.values()},
+            **{f"supplier_api_{user}": secrets.token_urlsafe(18) for user in SUPPLIER_USERS.values()}}
 
 
 def load_secrets(var: Path) -> dict[str, str]:
@@ -92,7 +105,8 @@ def environment(var: Path, ports: Ports) -> dict[str, str]:
         # the hub's Connections (Airflow reads the same variables)
         "AIRFLOW_CONN_KINGDEE_DEFAULT": (f"kingdee://{DEMO_KINGDEE_USER}:{quote(s['kingdee_password'], safe='')}"
                                          f"@127.0.0.1:{ports.kingdee}/k3cloud?acct_id={DEMO_ACCT}&lcid=2052"),
-        "AIRFLOW_CONN_WMS_DEFAULT": f"wms://:{s['wms_token']}@127.0.0.1:{ports.wms}/?dialect=greaterwms",
+        "AIRFLOW_CONN_WMS_DEFAULT": (f"wms://:{s['wms_token']}@127.0.0.1:{ports.wms}/?dialect=greaterwms"
+                                     f"&ingress_token={quote(s['wms_ingress_token'], safe='')}"),
         # U9 (HUB_ERP=u9 or u9cloud): classic SOAP carries a context, no password (protocols/yonyou-u9.md);
         # U9 Cloud logs in with a client secret
         "U9_SIM_CONTEXTS": f"{U9_CONTEXT['enterprise_id']}:{U9_CONTEXT['org_id']}:{U9_CONTEXT['user_id']}",
@@ -106,7 +120,27 @@ def environment(var: Path, ports: Ports) -> dict[str, str]:
             "extra": {"client_id": U9_CLIENT_ID, "ent_code": U9_CONTEXT["enterprise_id"], "org_code": U9_ORG_CODE,
                       "path": "U9C", "receipt_warehouse": "CK01"}}),
     }
+    env.update({
+        # the MES: Opcenter (OAuth2 client credentials) and the Jiandaoyun forms (API key, signed webhooks)
+        "OPCENTER_SIM_CLIENTS": f"{OPCENTER_CLIENT}:{s['opcenter_secret']}",
+        "AIRFLOW_CONN_OPCENTER_DEFAULT": json.dumps({
+            "conn_type": "http", "host": "127.0.0.1", "port": ports.opcenter, "schema": "http",
+            "login": OPCENTER_CLIENT, "password": s["opcenter_secret"],
+            "extra": {"plant_id": "PLANT01", "timezone": "Asia/Shanghai",
+                      "ingress_token": s["opcenter_ingress_token"]}}),
+        "JIANDAOYUN_SIM_API_KEYS": s["jiandaoyun_api_key"],
+        "JIANDAOYUN_SIM_WEBHOOK_SECRET": s["jiandaoyun_webhook_secret"],
+        "AIRFLOW_CONN_JIANDAOYUN_DEFAULT": json.dumps({
+            "conn_type": "http", "host": "127.0.0.1", "port": ports.jiandaoyun, "schema": "http",
+            "password": s["jiandaoyun_api_key"],
+            "extra": {"app_id": JIANDAOYUN_APP_ID, "webhook_secret": s["jiandaoyun_webhook_secret"],
+                      **JIANDAOYUN_FORMS}}),
+        "HUB_INGRESS_URL": f"http://127.0.0.1:{ports.ingress}",
+    })
     for partner, user in SUPPLIER_USERS.items():
+        # the token a supplier posts ASNs to the ingress API with (POST /suppliers/<id>/asns)
+        env[f"AIRFLOW_CONN_SUPPLIER_API_{user.upper()}"] = json.dumps({
+            "conn_type": "http", "login": partner, "password": s[f"supplier_api_{user}"]})
         conn = f"AIRFLOW_CONN_SUPPLIER_SFTP_{user.upper()}"
         env[conn] = (f"sftp://{user}:{quote(s[f'sftp_{user}'], safe='')}@127.0.0.1:{ports.sftp}/"
                      f"?known_hosts={quote(str(sftp_root / 'known_hosts'), safe='')}")
@@ -140,7 +174,8 @@ def service_names(ports: Ports) -> list[str]:
 
     erp = configured_system()
     erp_port = ports.u9 if erp in ("u9", "u9cloud") else ports.kingdee
-    return [f"{erp} :{erp_port}", f"wms :{ports.wms}", f"sftp :{ports.sftp}"]
+    return [f"{erp} :{erp_port}", f"wms :{ports.wms}", f"opcenter :{ports.opcenter}",
+            f"jiandaoyun :{ports.jiandaoyun}", f"sftp :{ports.sftp}", f"ingress API :{ports.ingress}"]
 
 
 @contextmanager
@@ -161,6 +196,13 @@ def services(var: Path, ports: Ports, log_dir: Path | None = None) -> Iterator[d
         erp[0]: (erp[1], erp[2]),
         "wms-simulator": ([sys.executable, "-m", "simulators.wms", "--port", str(ports.wms), "--seed", "demo"],
                           ports.wms),
+        "opcenter-simulator": ([sys.executable, "-m", "simulators.opcenter", "--port", str(ports.opcenter),
+                                "--seed", "demo"], ports.opcenter),
+        "jiandaoyun-simulator": ([sys.executable, "-m", "simulators.jiandaoyun", "--port", str(ports.jiandaoyun),
+                                  "--seed", "demo", "--push-url",
+                                  f"http://127.0.0.1:{ports.ingress}/webhooks/jiandaoyun"], ports.jiandaoyun),
+        "ingress-api": ([str(Path(sys.executable).with_name("hub")), "serve", "--port", str(ports.ingress)],
+                        ports.ingress),
         "sftp-server": ([sys.executable, "-m", "simulators.sftp_server", "--root", str(var / "sftp"),
                          "--port", str(ports.sftp), "--users-from-env"], ports.sftp),
     }

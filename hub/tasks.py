@@ -156,6 +156,22 @@ def sync_mes(kind: str) -> dict:
         return asdict(run(store, mes, kind))
 
 
+def push_batches_to_mes() -> dict:
+    from adapters.opcenter.mes import OpcenterMes
+    from hub.flows.mes_sync import push_incoming_batches
+
+    with _store() as store, OpcenterMes() as mes:
+        return push_incoming_batches(store, mes)
+
+
+def publish_purchase_tasks() -> dict:
+    from adapters.jiandaoyun.forms import JiandaoyunForms
+    from hub.flows.portal import publish_purchase_tasks as run
+
+    with _store() as store:
+        return run(store, JiandaoyunForms())
+
+
 def deliver_supplier_outbox(partner_id: str) -> dict:
     """The partner's pending supplier_sftp rows: acknowledgements, ORDERS left over."""
     from hub.flows.supplier_orders import deliver_outbox

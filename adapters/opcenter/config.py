@@ -119,6 +119,7 @@ class OpcenterConfig(ConnectionSettings, BaseModel):
         if not conn.host:
             raise FatalError("OPCENTER_CONFIG", "connection is missing host", DEFAULT_CONN_ID)
         base = http_base_url(conn.host, conn.port, conn.schema, extra, "")
+        extra.pop("ingress_token", None)  # the token Opcenter sends to the hub's ingress API (hub/api), not ours
         known = {"grant_type", "client_id", "client_secret", "scope", "plant_id", "token_path", "order_app",
                  "order_set", "consumption_app", "consumption_set", "material_app", "integration_app", "unit_codes",
                  "timezone", "page_size", "timeout", "verify", "max_attempts", "backoff_seconds", "max_retry_after"}

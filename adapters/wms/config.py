@@ -91,6 +91,7 @@ class WmsConfig(ConnectionSettings, BaseModel):
         if dialect not in DIALECTS:
             raise FatalError("WMS_CONFIG", f"extra dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}",
                              "wms connection")
+        extras.pop("ingress_token", None)  # the token the WMS sends to the hub's ingress API (hub/api), not ours
         base_path = "/" + str(extras.pop("base_path", "")).strip("/")
         netloc = f"{host}:{port}" if port else host
         allowed = _COMMON_EXTRAS + (_ODOO_EXTRAS if dialect == "odoo" else ())

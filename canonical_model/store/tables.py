@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -159,3 +159,56 @@ class StateRow(Base):
     __tablename__ = "hub_state"
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class EventRow(Base):
+    """Pushed events (the ingress API): stored before the sender is answered, processed later.
+
+    ``(source, delivery_id)`` is unique: a delivery seen again is a no-op answered with the first
+    row's id. The raw body is archived under ``raw_sha256`` (raw_archive); ``payload`` is the
+    parsed JSON, kept for people and queries (processing reads the raw bytes).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_id", name="uq_events_delivery"),
+        Index("ix_events_status", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: jiandaoyun | wms | opcenter | supplier
+    source: Mapped[str] = mapped_column(String(32))
+    #: what the event is about, per source (e.g. ``asn:data_update``, ``receipt``, ``consumption``)
+    kind: Mapped[str] = mapped_column(String(64))
+    #: the supplier who posted it (source ``supplier``), else None
+    partner: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[Optional[Any]] = mapped_column(JSON, nullable=True)
+    #: received -> processed | failed | quarantined
+    status: Mapped[str] = mapped_column(String(32), default="received")
+    detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookNonceRow(Base):
+    """Webhook nonces already accepted (replay guard): one INSERT per delivery, a conflict is a replay.
+
+    Keyed by (source, nonce, timestamp), the pair Jiandaoyun signs: a replay repeats both, while a
+    random 8-hex nonce that recurs by chance on another day is a new delivery. Rows older than
+    the staleness window are useless (stale deliveries are refused before the guard is asked)
+    and are purged.
+    """
+
+    __tablename__ = "webhook_nonces"
+    __table_args__ = (
+        UniqueConstraint("source", "nonce", "timestamp", name="uq_webhook_nonce"),
+        Index("ix_webhook_nonces_timestamp", "source", "timestamp"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(64))
+    #: the delivery's signed unix timestamp (seconds)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,7 +8,7 @@ That link is the traceability from supplier lot to production order.
 """
 from __future__ import annotations
 
-from canonical_model.store import Store
+from canonical_model.store import Store, documents
 from hub.flows.erp_sync import Feed, SyncCounts, sync_entity
 
 MES_KINDS = ("production_orders", "consumption")
@@ -18,6 +18,17 @@ def mes_feeds() -> dict[str, Feed]:
     from adapters.opcenter.translate import merge_pulled_batch
 
     return {"production_orders": Feed("ProductionOrder"), "consumption": Feed("Batch", merge=merge_pulled_batch)}
+
+
+def push_incoming_batches(store: Store, mes) -> dict[str, int]:
+    """Tell the MES about every received batch not yet consumed, with its QC status (idempotent:
+    the client writes only what changed), so production can plan with it once QC releases it."""
+    with store.session() as session:
+        batches = [b for b in documents.current(session, "Batch")
+                   if b.status != "consumed" and not any(link.relation == "consumed_by" for link in b.links)]
+    for batch in batches:
+        mes.push_incoming_batch(batch)
+    return {"batches": len(batches)}
 
 
 def sync_mes(store: Store, mes, kind: str) -> SyncCounts:

@@ -1,0 +1,32 @@
+"""Pushed events -> canonical documents: what the ingress API stored, processed one event at a time."""
+import pendulum
+from airflow.sdk import dag, task
+
+from hub.airflow_support import DEFAULT_ARGS, classified
+
+
+@dag(
+    schedule="*/5 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    default_args=DEFAULT_ARGS, tags=["ingress", "jiandaoyun", "wms", "opcenter", "suppliers", "inbound"],
+    doc_md="""
+Processes the events the ingress API (`hub serve`) stored: Jiandaoyun webhooks (supplier answers,
+ASNs, inspections, production orders), WMS receipts and QC decisions, Opcenter production orders
+and consumption, supplier ASNs posted as JSON. Each event in its own transaction, claimed first,
+so a rerun or a second run never processes one twice. The ingress asks Airflow for a run after
+each accepted event (`HUB_AIRFLOW_API_URL`); this schedule catches what a lost trigger missed.
+**On failure**: a configuration error (a missing Connection) leaves the events waiting and names
+the Connection; bad data is in `hub quarantine list` with the event id and its raw body's sha256.
+""",
+)
+def events():
+    @task
+    @classified
+    def process_events():
+        from hub.flows.events import run
+
+        return run()
+
+    process_events()
+
+
+events()
