@@ -40,3 +40,4 @@ clean:
 bench: $(SPEEDUPS_STAMP)
 	$(VENV)/bin/python bench/edi.py
 	$(VENV)/bin/python bench/erp_sync.py
+	$(VENV)/bin/python bench/mrp.py

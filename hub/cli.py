@@ -12,6 +12,7 @@ from hub.cli_edi import app as edi_app
 from hub.cli_b2mml import app as b2mml_app
 from hub.cli_erp import app as erp_app
 from hub.cli_serve import serve as serve_command
+from hub.cli_whatif import whatif as whatif_command
 from hub.cli_partner import app as partner_app
 
 app = typer.Typer(help="mes-hub: the MES-centred supplier integration hub.", no_args_is_help=True,
@@ -25,6 +26,7 @@ app.add_typer(partner_app, name="partner")
 app.add_typer(erp_app, name="erp")
 app.add_typer(b2mml_app, name="b2mml")
 app.command("serve")(serve_command)
+app.command(name="whatif")(whatif_command)
 
 
 def _store():
