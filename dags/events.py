@@ -1,6 +1,6 @@
 """Pushed events -> canonical documents: what the ingress API stored, processed one event at a time."""
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
 
 from hub.airflow_support import DEFAULT_ARGS, classified
 
@@ -19,7 +19,8 @@ the Connection; bad data is in `hub quarantine list` with the event id and its r
 """,
 )
 def events():
-    @task
+    # receipts and QC decisions from events feed the ERP posting: it runs as soon as this task ends
+    @task(outlets=[Asset("hub://canonical/receipts")])
     @classified
     def process_events():
         from hub.flows.events import run

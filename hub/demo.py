@@ -11,6 +11,7 @@ test``), each in its own process with its log under ``var/logs``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -18,9 +19,6 @@ import time
 from pathlib import Path
 
 from hub import runtime
-
-DAG_ORDER = ("erp_sync", "supplier_orders_out", "supplier_inbound", "supplier_acks",
-             "wms_expected_receipts", "wms_receipts_to_erp")
 
 
 class DemoFailed(RuntimeError):
@@ -55,14 +53,19 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
     try:
         with runtime.services(var, ports, logs):
             echo(f"services up: {', '.join(runtime.service_names(ports))} (logs in {logs})")
-            for dag_id in DAG_ORDER[:2]:
+            for dag_id in ("erp_sync", "mes_sync", "supplier_orders_out", "supplier_portal"):
                 run_dag(dag_id, logs, echo)
+            play_portal_supplier(store, ports, echo)
             uploaded = play_suppliers(echo)
             wait_for_min_file_age(uploaded, echo)
-            for dag_id in DAG_ORDER[2:5]:
+            for dag_id in ("supplier_inbound", "supplier_acks", "wms_expected_receipts"):
                 run_dag(dag_id, logs, echo)
             play_warehouse(store, ports, echo)
-            run_dag(DAG_ORDER[5], logs, echo)
+            for dag_id in ("events", "wms_receipts_to_erp"):
+                run_dag(dag_id, logs, echo)
+            play_quality(store, ports, echo)
+            for dag_id in ("events", "mes_sync"):
+                run_dag(dag_id, logs, echo)
         return stage_table(store)
     finally:
         store.dispose()
@@ -117,3 +120,69 @@ def play_warehouse(store, ports: runtime.Ports, echo) -> None:
     for asn_code in todo:
         operate_receiving(base, token, asn_code)
     echo(f"  warehouse received {len(todo)} inbound(s)")
+    if todo:
+        # this WMS also pushes what it counted: the first inbound reaches the hub as an event
+        # through the ingress API (the others are polled; both give the same Receipt id)
+        from adapters.wms.hook import WmsHook
+
+        with store.session() as s:
+            row = s.scalars(select(OutboxRow).where(OutboxRow.target == "wms", OutboxRow.status == "sent",
+                                                    OutboxRow.operation == "create_inbound")
+                            .order_by(OutboxRow.id)).first()
+        asn_key, asn_code = row.payload["asn_no"], row.result["asn_code"]
+        with WmsHook.from_conn_id() as wms:
+            counted = wms.get_receipt(asn_code, asn_key)
+        lines = [{"sku": line["sku"], "lot": line.get("lot"), "qty_received": line["qty_received"],
+                  "bin": line.get("bin")} for line in counted["lines"]]
+        event = {"type": "receipt", "receipt": {"asn_no": asn_key, "asn_code": asn_code, "complete": True,
+                                                "received_at": counted.get("received_at"), "lines": lines}}
+        status = post_event(ports, "/events/wms", runtime.load_secrets(runtime.var_dir())["wms_ingress_token"], event)
+        echo(f"  WMS pushed receipt {asn_code} to the ingress API: HTTP {status}")
+
+
+def post_event(ports: runtime.Ports, path: str, token: str, body: dict) -> int:
+    import requests
+
+    response = requests.post(f"http://127.0.0.1:{ports.ingress}{path}", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+    if response.status_code >= 300:
+        raise DemoFailed(f"ingress {path} answered HTTP {response.status_code}: {response.text[:300]}")
+    return response.status_code
+
+
+def play_portal_supplier(store, ports: runtime.Ports, echo) -> None:
+    """SUP-001 opens its first purchase task in the portal and accepts it; Jiandaoyun sends the
+    signed webhook to the hub's ingress API (the simulator signs it with the webhook secret)."""
+    import requests
+
+    from canonical_model.store import documents
+
+    with store.session() as s:
+        if any(r.source is not None and r.source.system == "jiandaoyun" for r in documents.current(s, "OrderResponse")):
+            echo("  supplier SUP-001 already answered its purchase task in the portal")
+            return
+    base = f"http://127.0.0.1:{ports.jiandaoyun}/__sim"
+    form = runtime.JIANDAOYUN_FORMS["purchase_task_form"]
+    records = requests.get(f"{base}/records", params={"entry_id": form}, timeout=10).json()["records"]
+    mine = [r for r in records if "SUP-001" in json.dumps(r, ensure_ascii=False)]
+    if not mine:
+        raise DemoFailed(f"no purchase task for SUP-001 in the portal (found {len(records)} task(s))")
+    answer = requests.post(f"{base}/ui/update", timeout=10, json={
+        "entry_id": form, "data_id": mine[0]["_id"], "data": {"response": "接受"}}).json()
+    echo(f"  supplier SUP-001 accepted purchase task {mine[0].get('hub_key', mine[0]['_id'])} in the portal: "
+         f"webhook HTTP {answer.get('push', {}).get('status')}")
+
+
+def play_quality(store, ports: runtime.Ports, echo) -> None:
+    """QC releases the received bearing batch (1.02.0033 from SUP-001) that production order MO-2026-0002 needs."""
+    from canonical_model.store import documents
+
+    with store.session() as s:
+        batches = [b for b in documents.current(s, "Batch") if b.material_id == "1.02.0033" and b.supplier_id == "SUP-001"
+                   and b.status == "quarantined"]
+    token = runtime.load_secrets(runtime.var_dir())["wms_ingress_token"]
+    for batch in batches[:1]:
+        event = {"type": "qc", "qc": {"supplier_id": batch.supplier_id, "batch_number": batch.supplier_batch_number,
+                                      "status": "released"}}
+        status = post_event(ports, "/events/wms", token, event)
+        echo(f"  QC released batch {batch.batch_id} (WMS event via the ingress API: HTTP {status})")

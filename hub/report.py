@@ -6,7 +6,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from canonical_model.store import Store, documents
-from canonical_model.store.tables import AuditRow, DocumentRow, InboxRow, OutboxRow, QuarantineRow
+from canonical_model.store.tables import AuditRow, DocumentRow, EventRow, InboxRow, OutboxRow, QuarantineRow
 
 
 def stage_table(store: Store) -> list[tuple[str, int, str]]:
@@ -34,13 +34,21 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
             AuditRow.action == "duplicate_payload", AuditRow.actor == "sftp")) or 0
         reasons = Counter(s.scalars(select(QuarantineRow.reason_code).where(QuarantineRow.status == "open")))
         alert_types = Counter(a.alert_type for a in documents.current(s, "Alert") if a.status == "open")
-        batches = documents.count_current(s, "Batch")
+        # the batches receiving created (the MES may report other lots it consumed; not counted here)
+        batches = len({line.batch_id for r in documents.current(s, "Receipt") for line in r.lines if line.batch_id})
         suppliers = sum(1 for p in documents.current(s, "Party") if p.role == "supplier")
         materials = documents.count_current(s, "Material")
         masters = suppliers + materials
+        portal_answers = sum(1 for r in documents.current(s, "OrderResponse")
+                             if r.source is not None and r.source.system == "jiandaoyun")
+        event_sources = Counter(s.scalars(select(EventRow.source)))
+        consumed = [f"{b.batch_id} -> {', '.join(l.ref for l in b.links if l.relation == 'consumed_by')}"
+                    for b in documents.current(s, "Batch") if any(l.relation == "consumed_by" for l in b.links)]
         return [
             ("master data pulled (ERP)", masters, f"{suppliers} supplier(s), {materials} material(s)"),
             ("POs pulled (ERP)", documents.count_current(s, "PurchaseOrder"), ""),
+            ("production orders (MES)", documents.count_current(s, "ProductionOrder"), ""),
+            ("supplier answers (portal webhook)", portal_answers, ""),
             ("ORDERS sent (SFTP)", sent("supplier_sftp", "ORDERS"), waiting("supplier_sftp", "ORDERS")),
             ("supplier files in", files, f"{dup_files} duplicate drop(s) ignored" if dup_files else ""),
             ("ASNs stored", documents.count_current(s, "ShipmentNotice"), ""),
@@ -49,6 +57,8 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
             ("expected receipts pushed (WMS)", sent("wms"), waiting("wms")),
             ("receipts stored", documents.count_current(s, "Receipt"), f"{batches} batch record(s)"),
             ("receipts posted (ERP)", sent(erp), waiting(erp)),
+            ("events in (ingress API)", sum(event_sources.values()), _detail(event_sources)),
+            ("batches consumed by production orders", len(consumed), ", ".join(consumed)),
             ("alerts open", sum(alert_types.values()), _detail(alert_types)),
         ]
 

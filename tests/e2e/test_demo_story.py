@@ -15,12 +15,12 @@ pytestmark = pytest.mark.slow
 
 
 def free_port_base() -> int:
-    """A base whose +1, +3, +22 ports are free (the embedded default's three services)."""
+    """A base whose service ports are free (hub.runtime.Ports: simulators, SFTP, ingress API)."""
     for _ in range(50):
         # below the ephemeral range (32768+), so no client socket of another process can hold them
-        base = random.randrange(20000, 32000, 100)
+        base = random.randrange(20000, 32000, 200)
         try:
-            for offset in (1, 3, 22):
+            for offset in (1, 3, 4, 5, 11, 22, 100):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", base + offset))
             return base
@@ -63,8 +63,14 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     assert counts["receipts stored"] == (3, "6 batch record(s)")
     assert counts["receipts posted (ERP)"] == (3, "")
     assert counts["alerts open"] == (1, "SHORT_SHIPMENT 1")
-    for dag_id in ("erp_sync", "supplier_orders_out", "supplier_inbound", "supplier_acks",
-                   "wms_expected_receipts", "wms_receipts_to_erp"):
+    # the MES, the supplier portal and the ingress API (issue 6)
+    assert counts["production orders (MES)"][0] == 3
+    assert counts["supplier answers (portal webhook)"] == (1, "")  # SUP-001 accepted CGDD000101 online
+    assert counts["events in (ingress API)"] == (3, "jiandaoyun 1, wms 2")  # the signed webhook, a receipt, a QC release
+    # traceability: the received supplier lot is linked to the production order that consumed it
+    assert "SUP-001:BCGDD000101-1 -> MO-2026-0002" in counts["batches consumed by production orders"][1]
+    for dag_id in ("erp_sync", "mes_sync", "supplier_orders_out", "supplier_portal", "supplier_inbound",
+                   "supplier_acks", "wms_expected_receipts", "events", "wms_receipts_to_erp"):
         assert f"DAG {dag_id}: success" in first.stderr
 
     second = run_demo(tmp_path / "var", base)
