@@ -4,8 +4,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 STAMP := $(VENV)/.synced
-# the compiled EDI tokenizer (Cython; the pure-Python path is the fallback when it is absent)
-SPEEDUPS := adapters/edi/_speedups.pyx
+# the compiled accelerators (Cython; each module's pure-Python path is the fallback when it is absent)
+SPEEDUPS := adapters/edi/_speedups.pyx mappings/_fastmap.pyx adapters/edi/build_speedups.py
 SPEEDUPS_STAMP := $(VENV)/.speedups
 
 .PHONY: demo test up setup bench schemas clean

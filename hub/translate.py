@@ -13,6 +13,7 @@ memory of one read chunk plus one message (``hub translate`` and the inbound wor
 """
 from __future__ import annotations
 
+import gc
 import io
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from mappings.engine import MAPPINGS_DIR, CompiledMapping, load_mapping
 EDIFACT_MAPPINGS = MAPPINGS_DIR / "edifact"
 # enough to see past a BOM and leading blank lines to UNA/UNB/ISA
 _HEAD_BYTES = 512
+#: the collector's oldest-generation threshold while translate() collects its result: never reached
+_FULL_COLLECTIONS_HELD = 1 << 30
 
 
 @dataclass
@@ -52,11 +55,32 @@ def translate(data: bytes, filename: str, partner: Optional[str] = None, *,
     result = TranslateResult()
     stream = iter_translate(data, filename, partner, charset_policy=charset_policy, mappings_dir=mappings_dir,
                             x12_mappings_dir=x12_mappings_dir)
-    for item in stream:
-        if isinstance(item, HubError):
-            result.errors.append(item)
-        else:
-            result.documents.append(item)
+    # The collector's full collections are held back while the documents pile up. Each one
+    # re-scans every object alive, and the growing list of documents set them off again and
+    # again (8 times on a 10 MB file, a third of translate()); they can free none of it: what
+    # is kept (pydantic models of dicts, lists, str, Decimal, date) is alive and holds no
+    # reference cycle (tests/hub/test_translate.py checks). The young collections go on as
+    # usual, so the cycles a broken message leaves (an X12 HL tree, an error's traceback) are
+    # still freed as they come, and memory stays what the result needs. The one full
+    # collection the grown heap calls for comes after, as for any program holding that many
+    # objects. The threshold is process-wide: it is restored only if this call raised it and
+    # nobody changed it since, so a concurrent or nested translate() never leaves it raised
+    # (at worst a full collection runs early: slower, never wrong).
+    young, middle, full = gc.get_threshold()
+    raised = full != _FULL_COLLECTIONS_HELD
+    if raised:
+        gc.set_threshold(young, middle, _FULL_COLLECTIONS_HELD)
+    try:
+        for item in stream:
+            if isinstance(item, HubError):
+                result.errors.append(item)
+            else:
+                result.documents.append(item)
+    finally:
+        if raised:
+            now = gc.get_threshold()
+            if now[2] == _FULL_COLLECTIONS_HELD:
+                gc.set_threshold(now[0], now[1], full)
     result.warnings = stream.warnings
     result.control_ref = stream.control_ref
     return result
@@ -231,6 +255,8 @@ class TranslateStream:
             for interchange in parse_x12(body, filename):
                 if self.control_ref is None:
                     self.control_ref = interchange.control_ref or None
+                partner = self.partner or interchange.sender.strip() or None
+                interchange_ref = interchange.control_ref or None
                 try:
                     for txn in interchange.iter_transactions():
                         if txn.errors:
@@ -238,9 +264,8 @@ class TranslateStream:
                         try:
                             mapping = self._mapping(_pick_x12_mapping, txn, mappings_dir, txn.segments[0],
                                                     ("x12", txn.set_id, txn.version))
-                            source = Source(system="x12", partner=self.partner or interchange.sender.strip() or None,
-                                            file=filename, interchange_ref=interchange.control_ref or None,
-                                            message_ref=txn.control or None)
+                            source = Source(system="x12", partner=partner, file=filename,
+                                            interchange_ref=interchange_ref, message_ref=txn.control or None)
                             doc = mapping.apply(txn.segments, source)
                         except HubError as exc:
                             yield self._located(exc, f"{filename}:")

@@ -31,12 +31,22 @@ to be ``int``). Every value that comes from a mapping file (tags, qualifier valu
 names, constants, defaults, crosswalk tables) reaches the code only as an argument of the
 factory function, i.e. as a closure constant, never as text, so however a mapping is written
 it cannot put code into the function. ``source_text`` is kept on the plan for reading.
+
+For segment sources the same decisions also drive a compiled accelerator when it is built
+(``mappings/_fastmap.pyx``, built with the EDI tokenizer by ``adapters/edi/build_speedups.py``):
+instead of generated code, each field becomes a ``FieldOp`` (its lookups, rules and the very
+conversion objects the generated code would call) that C code runs, and X12 HL levels are
+cut and indexed in C as well. Without the module, or with ``HUB_MAPPING_PURE_PYTHON=1``, the
+generated Python functions run; both give the interpreter's documents or give up, and
+tests/mappings/test_fastmap.py compares the three.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 if TYPE_CHECKING:  # engine imports this module; the names below are only for type hints
@@ -53,17 +63,66 @@ _GENERATED_BUILTINS = {"IndexError": IndexError, "type": type, "str": str, "len"
 
 class FastPlan:
     """``plan.run(record, source)`` -> the canonical document, or any exception, meaning "ask
-    the interpreter". ``source_text`` is the generated code, for reading and for tests."""
+    the interpreter". ``source_text`` is the generated code, for reading and for tests;
+    ``accelerated`` says whether the compiled module runs it instead (mappings/_fastmap.pyx)."""
 
-    def __init__(self, run: Callable[[Any, Any], Any], source_text: str, memos: list[dict]) -> None:
+    def __init__(self, run: Callable[[Any, Any], Any], source_text: str, memos: list[dict],
+                 accelerated: bool = False) -> None:
         self.run = run
         self.source_text = source_text
         self.memos = memos  # the remembered conversions, one dict per field that has them
+        self.accelerated = accelerated
 
 
-def build_plan(mapping: "CompiledMapping") -> FastPlan:
+# --------------------------------------------------------------------------- the accelerator
+
+#: set to 1 to ignore a built mappings/_fastmap (debugging, comparing both paths)
+PURE_PYTHON_ENV = "HUB_MAPPING_PURE_PYTHON"
+#: the calling convention of mappings/_fastmap this module speaks; a stale build is not used
+FASTMAP_ABI = 1
+
+# where a field's value comes from, and how it is converted: FieldOp's codes (checked against
+# the built module's own when it is loaded)
+SOURCE_PATHS, SOURCE_CONST, SOURCE_SEQUENCE = 0, 1, 2
+CONVERT_TEXT, CONVERT_CROSSWALK, CONVERT_REMEMBERED, CONVERT_CALL, CONVERT_GIVE_UP = 0, 1, 2, 3, 4
+_CODES = {"SOURCE_PATHS": SOURCE_PATHS, "SOURCE_CONST": SOURCE_CONST, "SOURCE_SEQUENCE": SOURCE_SEQUENCE,
+          "CONVERT_TEXT": CONVERT_TEXT, "CONVERT_CROSSWALK": CONVERT_CROSSWALK,
+          "CONVERT_REMEMBERED": CONVERT_REMEMBERED, "CONVERT_CALL": CONVERT_CALL, "CONVERT_GIVE_UP": CONVERT_GIVE_UP}
+
+
+def load_fastmap(switch: bool = True) -> Optional[ModuleType]:
+    """The built accelerator, or None: not built, a build of another ABI, or switched off by
+    ``HUB_MAPPING_PURE_PYTHON`` (unless ``switch=False``: tests compare both paths)."""
+    if switch and os.environ.get(PURE_PYTHON_ENV, "").strip() not in ("", "0"):
+        return None
+    try:
+        from mappings import _fastmap  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if getattr(_fastmap, "ABI", None) != FASTMAP_ABI or any(getattr(_fastmap, name, None) != code
+                                                           for name, code in _CODES.items()):
+        return None  # a stale build: the generated Python is right, only slower
+    from adapters.edi.segments import Segment
+
+    try:  # segment fields read at their slot offsets; any other record type still works, by getattr
+        _fastmap.use_segment_type(Segment, ("tag", "elements"))
+    except TypeError:
+        pass
+    return _fastmap
+
+
+#: what build_plan uses unless told otherwise (read once, like adapters/edi/segments.py's switch)
+FASTMAP: Optional[ModuleType] = load_fastmap()
+_DEFAULT: Any = object()
+
+
+def build_plan(mapping: "CompiledMapping", fastmap: Optional[ModuleType] = _DEFAULT) -> FastPlan:
+    """Specialise ``mapping``; segment sources run on ``fastmap`` (default: :data:`FASTMAP`)
+    when it is given, else on the generated functions (``fastmap=None``: the pure path)."""
     from mappings import engine as eng
 
+    if fastmap is _DEFAULT:
+        fastmap = FASTMAP
     segment_source = mapping.source_kind in eng.SEGMENT_SOURCES
     gen = _Generator(mapping, eng)
     header_args = "mix, hix, partner" if segment_source else "rec, partner"
@@ -76,19 +135,29 @@ def build_plan(mapping: "CompiledMapping") -> FastPlan:
     body += ["return header, line"]
     params = ", ".join((*gen.PARAMS, *gen.const_names))
     source_text = f"def factory({params}):\n" + "".join(f"    {line}\n" for line in body)
-    namespace: dict[str, Any] = {"__builtins__": _GENERATED_BUILTINS}
-    exec(compile(source_text, f"<mapping {mapping.file} (generated)>", "exec"), namespace)
-    header, line = namespace["factory"](*gen.param_values(), *gen.const_values)
+    accelerated = segment_source and fastmap is not None
+    if accelerated:
+        program = fastmap.Program(gen.ops(fastmap, mapping.fields, in_lines=False),
+                                  gen.ops(fastmap, mapping.lines.fields, in_lines=True) if mapping.lines else (),
+                                  Fallback)
+        header, line = program.header, (program.line if mapping.lines is not None else None)
+    else:
+        namespace: dict[str, Any] = {"__builtins__": _GENERATED_BUILTINS}
+        exec(compile(source_text, f"<mapping {mapping.file} (generated)>", "exec"), namespace)
+        header, line = namespace["factory"](*gen.param_values(), *gen.const_values)
 
     if not segment_source:
         run = _json_runner(mapping, header, line)
     elif mapping.lines is None:
         run = _flat_runner(mapping, header, gen.tags)
     elif mapping.lines.group is not None and mapping.lines.group.hl_level is not None:
-        run = _hl_runner(mapping, header, line, gen.tags)
+        if accelerated:
+            run = _hl_runner_compiled(mapping, program, gen.tags, fastmap)
+        else:
+            run = _hl_runner(mapping, header, line, gen.tags)
     else:
         run = _group_runner(mapping, header, line, gen.tags)
-    return FastPlan(run, source_text, gen.memos)
+    return FastPlan(run, source_text, gen.memos, accelerated)
 
 
 # --------------------------------------------------------------------------- code generation
@@ -117,6 +186,7 @@ class _Generator:
         self._shared: dict[tuple, str] = {}  # (index, selector) looked up by several paths -> variable
         self._tag_lists: dict[tuple, str] = {}  # (index, tag) -> variable holding its segments
         self.memos: list[dict] = []
+        self._conversions: dict[int, _Conversion] = {}  # id(rule) -> its conversion, shared by code and ops
 
     def param_values(self) -> tuple:
         return (Fallback, (), _UNSET, MEMO_SIZE)
@@ -275,7 +345,9 @@ class _Generator:
     def _segment_lookup(self, index: str, path: Any, dtm: bool) -> list[str]:
         """The first segment matching the selector decides; "" or a missing position = no value."""
         e, c = self._int(path.element), self._int(path.component)
-        take = ["try:", f"    raw = el[{e}][{c}]", "except IndexError:", "    pass"]
+        # a value that is not text (no codec makes one) is the interpreter's to convert
+        take = ["try:", f"    raw = el[{e}][{c}]", "except IndexError:", "    pass", "else:",
+                "    if type(raw) is not str:", "        raise Fallback"]
         if dtm:
             take += ["try:", f"    fc = el[{e}][2]", "except IndexError:", '    fc = ""']
         shared = self._shared.get((index, path.selector))
@@ -304,6 +376,57 @@ class _Generator:
         """A segment's elements ``el`` fail the selector's conditions (IndexError: absent, fails too)."""
         return " or ".join(f"el[{self._int(e)}][{self._int(c)}] != {self.const(v)}" for e, c, v in selector.conditions)
 
+    def conversion(self, rule: "FieldRule") -> "_Conversion":
+        """How a present value of ``rule`` is converted: decided once per field, for the
+        generated code and the accelerator's ops alike (they share the memo dict too)."""
+        known = self._conversions.get(id(rule))
+        if known is not None:
+            return known
+        dtm = rule.date == "edifact_dtm"
+        plain = rule.crosswalk is None and rule.scale is None and rule.date is None
+        converter = _converter(rule, self.mapping, self.eng)
+        entries = rows = memo = None
+        if dtm and (rule.crosswalk is not None or rule.scale is not None):
+            mode = CONVERT_GIVE_UP  # a DTM code through a crosswalk: left to the interpreter
+        elif plain and rule.type == "str":
+            mode = CONVERT_TEXT
+        elif rule.crosswalk is not None and rule.scale is None and rule.date is None and rule.type == "str":
+            mode = CONVERT_CROSSWALK
+            entries, rows = rule.crosswalk.entries, _system_rows(rule.crosswalk, self.mapping.system)
+        elif rule.crosswalk is None and rule.scale is None:
+            # the result depends on the text (and the DTM format code) only: remember it
+            mode = CONVERT_REMEMBERED
+            memo = {}
+            self.memos.append(memo)
+        else:
+            mode = CONVERT_CALL
+        conversion = _Conversion(mode, converter, entries, rows, rule.crosswalk_fallback == "identity", memo, plain)
+        self._conversions[id(rule)] = conversion
+        return conversion
+
+    def ops(self, fastmap: ModuleType, rules: tuple, in_lines: bool) -> tuple:
+        """The accelerator's program for ``rules``: the decisions the generated code is made of."""
+        slots = {"gix": 0, "hix": 1, "mix": 2}
+        ops = []
+        for rule in rules:
+            if rule.const is not None:
+                source, lookups = SOURCE_CONST, ()
+            elif rule.sequence and not rule.paths:
+                source, lookups = SOURCE_SEQUENCE, ()
+            else:
+                source = SOURCE_PATHS
+                lookups = tuple(fastmap.Lookup(slots[index], path.selector.tag, path.selector.conditions,
+                                               path.element, path.component)
+                                for index, path in self._lookups(rule, in_lines))
+            conv = self.conversion(rule)
+            ops.append(fastmap.FieldOp(
+                rule.name, source, rule.const, lookups, bool(rule.sequence and rule.paths),
+                rule.date == "edifact_dtm", rule.strip, rule.default, rule.required, conv.mode,
+                conv.plain and rule.type == "str", conv.plain and rule.type == "int",
+                conv.converter.fast, conv.converter.generic, conv.entries, conv.rows, conv.identity, conv.memo,
+                MEMO_SIZE))
+        return tuple(ops)
+
     def _convert(self, rule: "FieldRule", kind: str, dtm: bool) -> list[str]:
         """Assign the converted value of raw (present here) to out[name]."""
         name = self.const(rule.name)
@@ -313,25 +436,23 @@ class _Generator:
                 return [f"out[{name}] = str(raw)"]
             if plain and rule.type == "int":
                 return [f"out[{name}] = raw"]
-        if dtm and (rule.crosswalk is not None or rule.scale is not None):
-            return ["raise Fallback"]  # a DTM code through a crosswalk: left to the interpreter
-        converter = _converter(rule, self.mapping, self.eng)
+        conv = self.conversion(rule)
+        if conv.mode == CONVERT_GIVE_UP:
+            return ["raise Fallback"]
+        converter = conv.converter
         call = f"{self.const(converter.fast)}(raw, {'fc' if dtm else 'partner'})"
-        if plain and rule.type == "str":
+        if conv.mode == CONVERT_TEXT:
             fast = [f"out[{name}] = raw"]
-        elif rule.crosswalk is not None and rule.scale is None and rule.date is None and rule.type == "str":
-            table = rule.crosswalk
-            miss = "v = raw" if rule.crosswalk_fallback == "identity" else "raise Fallback"
-            fast = [f"v = {self.const(table.entries)}.get((partner, raw))",
+        elif conv.mode == CONVERT_CROSSWALK:
+            miss = "v = raw" if conv.identity else "raise Fallback"
+            fast = [f"v = {self.const(conv.entries)}.get((partner, raw))",
                     "if v is None:",
-                    f"    v = {self.const(_system_rows(table, self.mapping.system))}.get(raw)",
+                    f"    v = {self.const(conv.rows)}.get(raw)",
                     "    if v is None:",
                     f"        {miss}",
                     f"out[{name}] = v"]
-        elif rule.crosswalk is None and rule.scale is None:
-            # the result depends on the text (and the DTM format code) only: remember it
-            self.memos.append({})
-            memo = self.const(self.memos[-1])
+        elif conv.mode == CONVERT_REMEMBERED:
+            memo = self.const(conv.memo)
             key = "(raw, fc)" if dtm else "raw"
             fast = [f"v = {memo}.get({key})",
                     "if v is None:",
@@ -356,6 +477,18 @@ def _system_rows(table: Any, system: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- converters
+
+
+class _Conversion(NamedTuple):
+    """A field's conversion as decided once (``_Generator.conversion``)."""
+
+    mode: int  # CONVERT_*
+    converter: "_Converter"
+    entries: Optional[dict]  # CONVERT_CROSSWALK: the table's (source, code) -> canonical
+    rows: Optional[dict]  # CONVERT_CROSSWALK: code -> canonical for the mapping's system, then "*"
+    identity: bool  # CONVERT_CROSSWALK: a code missing from the table stands for itself
+    memo: Optional[dict]  # CONVERT_REMEMBERED: text -> converted value
+    plain: bool  # no crosswalk, date or scale
 
 
 class _Converter(NamedTuple):
@@ -635,6 +768,24 @@ def _hl_runner(mapping: "CompiledMapping", header: Callable, line: Callable, tag
                 chains.append(chain)
         doc = header(mix, hix, partner)
         doc[into] = [line(chain, hix, mix, seq, partner) for seq, chain in enumerate(chains, 1)]
+        if source is not None:
+            doc["source"] = source
+        return validate(doc)
+
+    return run
+
+
+def _hl_runner_compiled(mapping: "CompiledMapping", program: Any, tags: dict, fastmap: ModuleType) -> Callable:
+    """:func:`_hl_runner` with the accelerator: its loop and every field in C (``_fastmap.hl_map``:
+    the same lines in the same order, and the same give-ups)."""
+    assert mapping.lines is not None and mapping.lines.group is not None and mapping.lines.group.hl_level is not None
+    spec = fastmap.HLSpec(mapping.lines.group.hl_level, frozenset(tags["message"]), frozenset(tags["header"]),
+                          frozenset(tags["group"]), HL_SUMMARY_TAGS, mapping.lines.into)
+    hl_map = fastmap.hl_map
+    validate = mapping.target.model_validate
+
+    def run(record: Any, source: Any) -> Any:
+        doc = hl_map(getattr(record, "segments", record), spec, program, source.partner if source is not None else None)
         if source is not None:
             doc["source"] = source
         return validate(doc)

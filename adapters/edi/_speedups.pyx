@@ -13,7 +13,7 @@ non-ASCII bytes or a repetition separator are handed back to a Python callback
 passes. Both paths must give the same segments, lines, indices and errors:
 tests/adapters/edi/test_speedups.py compares them on hostile, mutated and real files.
 
-Build in place: ``.venv/bin/cythonize -i -3 adapters/edi/_speedups.pyx``.
+Build in place: ``.venv/bin/python adapters/edi/build_speedups.py``.
 """
 from cpython.list cimport PyList_New, PyList_SET_ITEM, PyList_Append
 from cpython.ref cimport Py_INCREF

@@ -1,7 +1,7 @@
 """The record tree every EDI parser hands to mappings: segments with their position.
 
 Also the switch for the optional C accelerator (``adapters/edi/_speedups.pyx``, built by
-``.venv/bin/cythonize -i -3 adapters/edi/_speedups.pyx``) that both parsers use for their
+``.venv/bin/python adapters/edi/build_speedups.py``) that both parsers use for their
 batch path when it is built. Without it (or with ``HUB_EDI_PURE_PYTHON=1``) they run the
 pure-Python implementation, which gives the same segments, lines and errors.
 """

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import io
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from canonical_model.documents import PurchaseOrder, ShipmentNotice, ShipmentNoticeLine
-from hub.translate import translate
+from hub.translate import iter_translate, translate
 
 
 def edi(*segments: str, una: bool = True) -> bytes:
@@ -189,3 +194,120 @@ def test_an_acknowledgement_is_named_as_such_not_as_a_missing_mapping():
     result = translate(edi(UNB, *contrl, "UNZ+1+ICR1"), "ack.edi")
     (error,) = result.errors
     assert error.code == "UNSUPPORTED_MESSAGE" and "acknowledgement" in error.message and "add mappings" not in error.message
+
+
+# --------------------------------------------------------------------------- the collector held back
+
+
+class _WatchedStream(io.RawIOBase):
+    """A file that notes the cycle collector's state at each read, and can break."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self._data = io.BytesIO(data)
+        self.collector: list[tuple[bool, tuple[int, int, int]]] = []  # (enabled, thresholds) per read
+        self._fail_after = fail_after
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.collector.append((gc.isenabled(), gc.get_threshold()))
+        if self._fail_after is not None and len(self.collector) > self._fail_after:
+            raise OSError("disk went away")
+        return self._data.read(size)
+
+
+@pytest.fixture
+def collector():
+    """The collector on, with thresholds of the test's own; put back as found afterwards."""
+    was_enabled, was_threshold = gc.isenabled(), gc.get_threshold()
+    gc.enable()
+    gc.set_threshold(500, 7, 9)
+    yield
+    gc.set_threshold(*was_threshold)
+    if not was_enabled:
+        gc.disable()
+
+
+def test_translate_holds_back_full_collections_only_and_restores_the_threshold(collector):
+    data = edi(UNB, *desadv("1", "ASN-1"), *desadv("2", "ASN-2"), "UNZ+2+ICR1")
+    stream = _WatchedStream(data)
+    result = translate(stream, "in/asn.edi")  # type: ignore[arg-type]  # a binary stream works too
+    assert [d.asn_number for d in result.documents] == ["ASN-1", "ASN-2"] and result.ok
+    assert stream.collector
+    for enabled, (young, middle, full) in stream.collector:  # young collections go on
+        assert enabled and (young, middle) == (500, 7) and full > 10**6
+    assert gc.isenabled() and gc.get_threshold() == (500, 7, 9)
+    # the streaming form keeps nothing, so it holds nothing back
+    watched = _WatchedStream(data)
+    assert [d.asn_number for d in iter_translate(watched, "in/asn.edi")] == ["ASN-1", "ASN-2"]
+    assert watched.collector and all(state == (True, (500, 7, 9)) for state in watched.collector)
+
+
+def test_the_threshold_is_restored_when_translate_raises(collector):
+    data = edi(UNB, *desadv("1", "ASN-1"), "UNZ+1+ICR1")
+    stream = _WatchedStream(data, fail_after=1)  # the format is detected, then the read fails
+    with pytest.raises(OSError, match="disk went away"):
+        translate(stream, "in/asn.edi")  # type: ignore[arg-type]
+    assert len(stream.collector) == 2 and stream.collector[-1][1][2] > 10**6
+    assert gc.isenabled() and gc.get_threshold() == (500, 7, 9)
+
+
+def test_nested_and_caller_changed_collector_settings_are_kept(collector):
+    data = edi(UNB, *desadv("1", "ASN-1"), "UNZ+1+ICR1")
+    gc.disable()  # a caller's own choice survives
+    assert translate(data, "in/asn.edi").documents[0].asn_number == "ASN-1"
+    assert not gc.isenabled() and gc.get_threshold() == (500, 7, 9)
+    gc.enable()
+
+    class Nesting(_WatchedStream):
+        """A read that runs another translate() (a nested call) and then changes the
+        thresholds itself: the outer call must neither undo the caller's change nor leave
+        its own raised threshold behind."""
+
+        def read(self, size: int = -1) -> bytes:
+            if not self.collector:
+                inner = translate(data, "inner.edi")
+                assert inner.ok and gc.get_threshold()[2] > 10**6  # the outer call's, untouched
+            elif len(self.collector) == 1:
+                gc.set_threshold(400, 6, 8)
+            return super().read(size)
+
+    assert translate(Nesting(data), "outer.edi").ok  # type: ignore[arg-type]
+    assert gc.get_threshold() == (400, 6, 8)
+
+
+def test_what_translate_keeps_holds_no_reference_cycles(collector):
+    # why holding back full collections is sound: the documents (and errors) translate()
+    # returns are freed by reference counting alone, so a full collection had nothing to free
+    x12 = (Path(__file__).resolve().parents[2] / "mappings" / "x12" / "golden" / "856_004010"
+           / "pack_sscc_batch.x12").read_bytes()
+    inputs = [(edi(UNB, *desadv("1", "ASN-1"), *desadv("2", "ASN-2", qty="2.5"), "UNZ+2+ICR1"), "in/asn.edi"),
+              (x12, "in/asn.x12")]
+    for data, name in inputs:
+        translate(data, name)  # mappings loaded and cached before counting
+        gc.collect()
+        gc.disable()
+        try:
+            result = translate(data, name)
+            assert result.documents and result.ok
+            del result
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+
+
+def test_broken_x12_messages_leave_no_garbage_for_a_full_collection(collector):
+    # the interpreter's HL tree of a broken message is cyclic garbage: the young collections,
+    # which translate() leaves running, free it while the file is read
+    x12 = (Path(__file__).resolve().parents[2] / "mappings" / "x12" / "golden" / "856_004010"
+           / "pack_sscc_batch.x12").read_bytes()
+    head, _, rest = x12.partition(b"ST*")
+    body, _, tail = rest.partition(b"GE*")
+    broken = b"ST*" + body.replace(b"*EA~", b"*BOXES~")  # a unit no crosswalk knows
+    gc.set_threshold(50, 7, 9)  # young collections often, so a small file sees many
+    translate(head + broken + b"GE*" + tail, "one.x12")
+    gc.collect()
+    result = translate(head + broken * 300 + b"GE*300*" + tail.partition(b"*")[2], "many.x12")
+    assert [e.code for e in result.errors] == ["UNKNOWN_UOM"] * 300
+    assert gc.collect() < 300  # freed as they came: one message's tree alone is 24 objects
