@@ -156,6 +156,13 @@ def sync_mes(kind: str) -> dict:
         return asdict(run(store, mes, kind))
 
 
+def sync_wms_stock() -> dict:
+    from hub.flows.warehouse import sync_stock
+
+    with _store() as store:
+        return sync_stock(store, _wms())
+
+
 def push_batches_to_mes() -> dict:
     from adapters.opcenter.mes import OpcenterMes
     from hub.flows.mes_sync import push_incoming_batches

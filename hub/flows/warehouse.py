@@ -173,3 +173,12 @@ def receipt_from_wms(receipt_id: str, wms_receipt: dict, asn: ShipmentNotice) ->
                       received_at=received_at, lines=lines,
                       source=Source(system="wms", request=f"asn_code {wms_receipt['asn_code']}"))
     return receipt, list(batches.values())
+
+
+def sync_stock(store: Store, wms: WmsHook) -> dict[str, int]:
+    """The WMS's on-hand stock by material, location and lot as StockLevel documents (what MRP nets
+    against); unchanged levels are no-ops, changed ones new versions with their diff audited."""
+    levels = wms.stock_snapshot()
+    with store.session() as session:
+        outcomes = documents.upsert_many(session, levels, actor="wms")
+    return {"stock_levels": len(levels), "changed": sum(o.outcome != "unchanged" for o in outcomes)}

@@ -406,3 +406,21 @@ def test_pilot_partner_asns_are_processed_but_never_pushed(sqlite_store, wms, wm
     (tmp_path / "SUP-001.yaml").write_text(profile, encoding="utf-8")
     assert plan_expected_receipts(sqlite_store) == {"planned": 1, "quarantined": 0, "held": 0}
     assert deliver_expected_receipts(sqlite_store, wms_hook).sent == 1 and len(wms.state.asns) == 1
+
+
+def test_stock_snapshot_becomes_stock_levels_once(store, wms, wms_hook):
+    from hub.flows.warehouse import sync_stock
+
+    assert sync_stock(store, wms_hook) == {"stock_levels": 0, "changed": 0}  # an empty warehouse
+    seed_store(store)
+    plan_expected_receipts(store)
+    deliver_expected_receipts(store, wms_hook)
+    wms_sim.operate_receiving(wms.base_url, wms_sim.DEMO_TOKEN, wms_asn_code(store))  # put away: stock in bins
+    first = sync_stock(store, wms_hook)
+    assert first["stock_levels"] >= 2 and first["changed"] == first["stock_levels"]
+    assert sync_stock(store, wms_hook) == {"stock_levels": first["stock_levels"], "changed": 0}
+    with store.session() as s:
+        levels = list(documents.current(s, "StockLevel"))
+    assert len(levels) == first["stock_levels"]
+    assert {level.material_id for level in levels} >= {"1.02.0033", "1.02.0041"}
+    assert all(level.quantity > 0 and level.uom for level in levels)
