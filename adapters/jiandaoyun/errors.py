@@ -23,14 +23,13 @@ scrubbed of every configured secret (API key, webhook secret) before they are ra
 """
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 from typing import Any, Iterable, NoReturn, Optional
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
-from hub.errors import FatalError, HubError, RetriableError, SkippableError
+from adapters import http_errors
+from adapters.http_errors import retry_after_seconds, scrub
+from hub.errors import FatalError, HubError, SkippableError
 
 RATE_LIMIT_CODES = frozenset({8303, 8304})
 AUTH_CODES = frozenset({8301, 17018, 8017})
@@ -51,69 +50,17 @@ _ADVICE = {
 _SNIPPET = 200
 
 
-class JiandaoyunRetriable(RetriableError):
-    """A RetriableError with what a retry decision needs."""
-
-    def __init__(self, code: str, message: str, where: str = "", *, unprocessed: bool = False,
-                 retry_after: Optional[float] = None) -> None:
-        super().__init__(code, message, where)
-        #: the server cannot have acted on the request: repeating even a create is safe
-        self.unprocessed = unprocessed
-        #: seconds the server asked us to wait (Retry-After), if it said
-        self.retry_after = retry_after
+class JiandaoyunRetriable(http_errors.TransportRetriable):
+    """A RetriableError with what a retry decision needs (repeating a create is safe only when ``unprocessed``)."""
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace any secret value that a server or library might echo back."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _raise(cls: type[HubError], code: str, message: str, where: str, secrets: Iterable[str]) -> NoReturn:
-    raise cls(code, scrub(message, secrets), where)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the connection was never established, so the server saw nothing."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, NewConnectionError) or isinstance(getattr(cause, "reason", None), NewConnectionError)
+_raise = http_errors.raise_scrubbed
 
 
 def from_transport(exc: requests.RequestException, route: str, where: str, secrets: Iterable[str]) -> HubError:
     """A request that never produced a complete response: worth a retry later."""
-    if isinstance(exc, requests.Timeout):
-        what = "timed out"
-    elif isinstance(exc, requests.ConnectionError):
-        what = "connection failed"
-    else:  # e.g. ChunkedEncodingError: the connection broke in the middle of the body
-        what = "request failed"
     # the exception text names host and path, never the headers (which carry the API key)
-    return JiandaoyunRetriable("JDY_UNAVAILABLE", scrub(f"{route} {what}: {type(exc).__name__}: {exc}", secrets),
-                               where, unprocessed=_never_sent(exc))
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[dt.datetime] = None) -> Optional[float]:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None if absent or garbled."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
+    return http_errors.from_transport(exc, route, "JDY_UNAVAILABLE", where, secrets, JiandaoyunRetriable)
 
 
 def _envelope_code(payload: Any) -> Optional[int]:
@@ -144,15 +91,9 @@ def check_response(response: requests.Response, route: str, where: str, secrets:
     if code is not None and (status >= 400 or code != 0):
         raise_for_code(code, str(payload.get("msg") or ""), route, where, secrets, status,
                        retry_after_seconds(response.headers.get("Retry-After")))
-    if status == 429:
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
-        raise JiandaoyunRetriable(
-            "JDY_RATE_LIMITED",
-            scrub(f"{route} answered HTTP 429 (Retry-After {'absent' if wait is None else f'{wait:g}s'}): "
-                  f"{text[:_SNIPPET]!r}; retry later", secrets), where, unprocessed=True, retry_after=wait)
-    if status >= 500:
-        _raise(JiandaoyunRetriable, "JDY_UNAVAILABLE", f"{route} answered HTTP {status}: {text[:_SNIPPET]!r}; "
-                                                       f"retry later", where, secrets)
+    if http_errors.is_unavailable(status):  # without the envelope: a gateway in front of Jiandaoyun
+        raise http_errors.unavailable(response, route, repr(text[:_SNIPPET]), "JDY_UNAVAILABLE", where, secrets,
+                                      JiandaoyunRetriable, code_429="JDY_RATE_LIMITED", note_429="")
     if status >= 400:
         _raise(FatalError, "JDY_HTTP", f"{route} answered HTTP {status} without the error envelope: "
                                        f"{text[:_SNIPPET]!r}; check base_url of jiandaoyun_default", where, secrets)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import requests
 
+from adapters.http_retry import SessionHook, backoff_wait, check_max_attempts, run_with_retries
 from adapters.jiandaoyun import errors
 from adapters.jiandaoyun.config import DEFAULT_CONN_ID, JiandaoyunConfig
 
@@ -77,18 +78,15 @@ def all_of(*conditions: dict[str, Any]) -> Optional[dict[str, Any]]:
     return {"rel": "and", "cond": conds} if conds else None
 
 
-class JiandaoyunHook:
+class JiandaoyunHook(SessionHook):
     def __init__(self, config: JiandaoyunConfig, session: Optional[requests.Session] = None, *,
                  max_attempts: Optional[int] = None) -> None:
         self.config = config
-        self.session = session or requests.Session()
-        self.session.headers.update({
+        self._open_session(session, {
             "User-Agent": USER_AGENT, "Content-Type": "application/json; charset=utf-8",
             "Authorization": f"Bearer {config.api_key.get_secret_value()}",
         })
-        self.max_attempts = max_attempts if max_attempts is not None else config.max_attempts
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = check_max_attempts(max_attempts if max_attempts is not None else config.max_attempts)
         #: how the hook waits between attempts (tests swap in a recorder instead of real time)
         self.sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -101,15 +99,6 @@ class JiandaoyunHook:
     @classmethod
     def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "JiandaoyunHook":
         return cls(JiandaoyunConfig.from_conn_id(conn_id))
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "JiandaoyunHook":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ transport
     def _where(self, entry_id: str = "", key: str = "") -> str:
@@ -128,24 +117,14 @@ class JiandaoyunHook:
 
     def pause(self, attempt: int, retry_after: Optional[float] = None) -> None:
         """Wait before attempt ``attempt + 1``: Retry-After if given, else exponential backoff; capped."""
-        cfg = self.config
-        wait = retry_after if retry_after is not None else cfg.backoff_seconds * (2 ** (attempt - 1))
-        self.sleep(min(wait, cfg.max_backoff_seconds))
+        self.sleep(backoff_wait(attempt, retry_after, self.config.backoff_seconds, self.config.max_backoff_seconds))
 
     def call(self, route: str, body: dict[str, Any], where: str, *, idempotent: bool = True) -> dict[str, Any]:
         """POST ``/v5/<route>`` with bounded retries (module doc); the JSON object of the answer."""
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        attempt = 1
-        while True:
-            try:
-                return self._call_once(route, data, where)
-            except errors.JiandaoyunRetriable as exc:
-                if attempt >= self.max_attempts or not (idempotent or exc.unprocessed):
-                    raise
-                log.warning("jiandaoyun %s failed (%s), attempt %d of %d; retrying", route, exc.code, attempt,
-                            self.max_attempts)
-                self.pause(attempt, exc.retry_after)
-                attempt += 1
+        return run_with_retries(lambda: self._call_once(route, data, where), max_attempts=self.max_attempts,
+                                pause=self.pause, what=f"jiandaoyun {route}", log=log, idempotent=idempotent,
+                                retriable=errors.JiandaoyunRetriable)
 
     def _call_once(self, route: str, data: bytes, where: str) -> dict[str, Any]:
         self._throttle()

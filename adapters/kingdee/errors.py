@@ -24,13 +24,12 @@ of every configured secret before they are raised.
 """
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-from typing import Any, Iterable, NoReturn, Optional
+from typing import Any, Iterable
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
+from adapters import http_errors
+from adapters.http_errors import retry_after_seconds, scrub  # noqa: F401 (this module's API; tests use it)
 from hub.errors import FatalError, HubError, RetriableError, SkippableError
 
 SESSION_LOST_CODE = 1
@@ -39,85 +38,27 @@ RATE_LIMIT_CODE = 14
 _SNIPPET = 200
 
 
-class KingdeeRetriable(RetriableError):
-    """A RetriableError from the transport, with what a retry decision needs."""
-
-    def __init__(self, code: str, message: str, where: str = "", *, unprocessed: bool = False,
-                 retry_after: Optional[float] = None) -> None:
-        super().__init__(code, message, where)
-        #: the server cannot have acted on the request: repeating even a Save is safe
-        self.unprocessed = unprocessed
-        #: seconds the server asked us to wait (Retry-After), if it said
-        self.retry_after = retry_after
+class KingdeeRetriable(http_errors.TransportRetriable):
+    """A RetriableError from the transport, with what a retry decision needs (repeating a Save is
+    safe only when ``unprocessed``)."""
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace any secret value that a server or library might echo back."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _raise(cls: type[HubError], code: str, message: str, where: str, secrets: Iterable[str]) -> NoReturn:
-    raise cls(code, scrub(message, secrets), where)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the connection was never established, so the server saw nothing."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, NewConnectionError) or isinstance(getattr(cause, "reason", None), NewConnectionError)
+_raise = http_errors.raise_scrubbed
 
 
 def from_transport(exc: requests.RequestException, service: str, where: str, secrets: Iterable[str]) -> HubError:
     """A request that never produced a (complete) response: always worth a retry later."""
-    if isinstance(exc, requests.Timeout):
-        what = "timed out"
-    elif isinstance(exc, requests.ConnectionError):
-        what = "connection failed"
-    else:  # e.g. ChunkedEncodingError: the connection broke in the middle of the body
-        what = "request failed"
     # the exception text names host and path, never the body (which carries the password on login)
-    return KingdeeRetriable("KINGDEE_UNAVAILABLE", scrub(f"{service} {what}: {type(exc).__name__}: {exc}", secrets),
-                            where, unprocessed=_never_sent(exc))
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[dt.datetime] = None) -> Optional[float]:
-    """``Retry-After`` as seconds: delta-seconds (fractions tolerated) or an HTTP date; None if absent/garbled."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
+    return http_errors.from_transport(exc, service, "KINGDEE_UNAVAILABLE", where, secrets, KingdeeRetriable)
 
 
 def check_http(response: requests.Response, service: str, where: str, secrets: Iterable[str]) -> Any:
     """Status line and body shape: return the parsed JSON or raise the classified error."""
     text = response.text or ""
     status = response.status_code
-    if status == 429:
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
-        raise KingdeeRetriable("KINGDEE_UNAVAILABLE",
-                               scrub(f"{service} answered HTTP 429 (rate limited, Retry-After "
-                                     f"{'absent' if wait is None else f'{wait:g}s'}): {text[:_SNIPPET]!r}; "
-                                     f"retry later", secrets), where, unprocessed=True, retry_after=wait)
-    if status >= 500:
-        raise KingdeeRetriable("KINGDEE_UNAVAILABLE",
-                               scrub(f"{service} answered HTTP {status}: {text[:_SNIPPET]!r}; retry later", secrets),
-                               where)
+    if http_errors.is_unavailable(status):
+        raise http_errors.unavailable(response, service, repr(text[:_SNIPPET]), "KINGDEE_UNAVAILABLE", where, secrets,
+                                      KingdeeRetriable)
     if status >= 400:
         _raise(FatalError, "KINGDEE_HTTP",
                f"{service} answered HTTP {status}: {text[:_SNIPPET]!r}; check base_url/schema of the connection",

@@ -29,9 +29,10 @@ from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 import requests
 
+from adapters.http_retry import SessionHook, backoff_wait, check_max_attempts, run_with_retries
 from adapters.kingdee import errors
 from adapters.kingdee.config import DEFAULT_CONN_ID, KingdeeConfig
-from hub.errors import FatalError, RetriableError
+from hub.errors import FatalError
 
 T = TypeVar("T")
 
@@ -45,17 +46,14 @@ REPEAT_WINDOW_PAGES = 3
 MAX_STALLED_PAGES = 3
 
 
-class KingdeeHook:
+class KingdeeHook(SessionHook):
     def __init__(self, config: KingdeeConfig, session: Optional[requests.Session] = None, *,
                  max_attempts: Optional[int] = None) -> None:
         self.config = config
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Content-Type": "application/json; charset=utf-8"})
+        self._open_session(session, {"User-Agent": USER_AGENT, "Content-Type": "application/json; charset=utf-8"})
         self._session_id: Optional[str] = None
         #: attempts per call (see the module doc); an explicit argument wins over the connection
-        self.max_attempts = max_attempts if max_attempts is not None else (config.max_attempts or 1)
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = check_max_attempts(max_attempts if max_attempts is not None else (config.max_attempts or 1))
         #: how the hook waits between attempts (tests swap in a recorder instead of real time)
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -68,15 +66,6 @@ class KingdeeHook:
         """Build from the Airflow Connection (``AIRFLOW_CONN_<CONN_ID>`` or Airflow's store)."""
         return cls(KingdeeConfig.from_conn_id(conn_id))
 
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "KingdeeHook":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ transport
     def _url(self, service: str) -> str:
         return f"{self.config.base_url}/{SERVICE_PREFIX}{service}.common.kdsvc"
@@ -86,25 +75,15 @@ class KingdeeHook:
 
     def pause(self, attempt: int, retry_after: Optional[float] = None) -> None:
         """Wait before attempt ``attempt + 1``: the server's Retry-After, else exponential backoff; capped."""
-        cfg = self.config
-        wait = retry_after if retry_after is not None else cfg.backoff_seconds * (2 ** (attempt - 1))
-        self.sleep(min(wait, cfg.max_retry_after))
+        self.sleep(backoff_wait(attempt, retry_after, self.config.backoff_seconds, self.config.max_retry_after))
 
     def _post(self, service: str, body: dict[str, Any], where: str, idempotent: bool = True) -> Any:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        attempt = 1
-        while True:
-            try:
-                return self._post_once(service, data, where)
-            except errors.KingdeeRetriable as exc:
-                # a write is repeated only when the server cannot have acted on it; anything else
-                # goes back through the idempotent path (find by external number first)
-                if attempt >= self.max_attempts or not (idempotent or exc.unprocessed):
-                    raise
-                log.warning("kingdee %s failed (%s), attempt %d of %d; retrying", service, exc.code, attempt,
-                            self.max_attempts)
-                self.pause(attempt, exc.retry_after)
-                attempt += 1
+        # a write is repeated only when the server cannot have acted on it; anything else
+        # goes back through the idempotent path (find by external number first)
+        return run_with_retries(lambda: self._post_once(service, data, where), max_attempts=self.max_attempts,
+                                pause=self.pause, what=f"kingdee {service}", log=log, idempotent=idempotent,
+                                retriable=errors.KingdeeRetriable)
 
     def _post_once(self, service: str, data: bytes, where: str) -> Any:
         headers = {"kdservice-sessionid": self._session_id} if self._session_id else {}
@@ -116,17 +95,8 @@ class KingdeeHook:
 
     def retrying(self, step: Callable[[], T], what: str) -> T:
         """Run a whole idempotent step (find, then write) up to ``max_attempts`` times on RetriableError."""
-        attempt = 1
-        while True:
-            try:
-                return step()
-            except RetriableError as exc:
-                if attempt >= self.max_attempts:
-                    raise
-                log.warning("kingdee %s failed (%s), attempt %d of %d; resuming from a fresh look-up", what,
-                            exc.code, attempt, self.max_attempts)
-                self.pause(attempt, getattr(exc, "retry_after", None))
-                attempt += 1
+        return run_with_retries(step, max_attempts=self.max_attempts, pause=self.pause, what=f"kingdee {what}",
+                                log=log, message="%s failed (%s), attempt %d of %d; resuming from a fresh look-up")
 
     def login(self) -> None:
         """Open a session; raises FatalError KINGDEE_LOGIN_FAILED on bad credentials."""

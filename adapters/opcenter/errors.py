@@ -24,45 +24,28 @@ they are raised.
 """
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import json
-from typing import Any, Iterable, NoReturn, Optional
+from typing import Any, Iterable
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
+from adapters import http_errors
 from adapters.b2mml.safe_xml import parse_untrusted
-from hub.errors import FatalError, HubError, RetriableError, SkippableError
+from adapters.http_errors import retry_after_seconds, scrub  # noqa: F401 (this module's API)
+from hub.errors import FatalError, HubError, SkippableError
 
 _SNIPPET = 200
 
 
-class OpcenterRetriable(RetriableError):
-    """A RetriableError with what a retry decision needs."""
-
-    def __init__(self, code: str, message: str, where: str = "", *, unprocessed: bool = False,
-                 retry_after: Optional[float] = None) -> None:
-        super().__init__(code, message, where)
-        #: the server cannot have acted on the request: repeating even a command is safe
-        self.unprocessed = unprocessed
-        #: seconds the server asked us to wait (Retry-After), if it said
-        self.retry_after = retry_after
+class OpcenterRetriable(http_errors.TransportRetriable):
+    """A RetriableError with what a retry decision needs (repeating a command is safe only when ``unprocessed``)."""
 
 
 class TokenExpired(OpcenterRetriable):
     """HTTP 401 on a service call: refused before anything was done; get a new token and repeat."""
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _raise(cls: type[HubError], code: str, message: str, where: str, secrets: Iterable[str], **kw: Any) -> NoReturn:
-    raise cls(code, scrub(message, secrets), where, **kw)
+_raise = http_errors.raise_scrubbed
 
 
 def bad_record(what: str, key: str, field: str, problem: str, where: str) -> SkippableError:
@@ -70,43 +53,9 @@ def bad_record(what: str, key: str, field: str, problem: str, where: str) -> Ski
     return SkippableError("OPCENTER_BAD_RECORD", f"{what} {key}: field {field} {problem}", where)
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    cause = exc.args[0] if exc.args else None
-    return isinstance(cause, NewConnectionError) or isinstance(getattr(cause, "reason", None), NewConnectionError)
-
-
 def from_transport(exc: requests.RequestException, call: str, where: str, secrets: Iterable[str]) -> OpcenterRetriable:
     """A request that never produced a complete response: worth a retry later."""
-    if isinstance(exc, requests.Timeout):
-        what = "timed out"
-    elif isinstance(exc, requests.ConnectionError):
-        what = "connection failed"
-    else:  # ChunkedEncodingError, ContentDecodingError: the body broke off
-        what = "request failed"
-    return OpcenterRetriable("OPCENTER_UNAVAILABLE", scrub(f"{call} {what}: {type(exc).__name__}: {exc}", secrets),
-                             where, unprocessed=_never_sent(exc))
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[dt.datetime] = None) -> Optional[float]:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or garbled."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
+    return http_errors.from_transport(exc, call, "OPCENTER_UNAVAILABLE", where, secrets, OpcenterRetriable)
 
 
 def _is_xml(response: requests.Response) -> bool:
@@ -146,15 +95,9 @@ def server_message(response: requests.Response) -> str:
 
 
 def _transient(response: requests.Response, call: str, where: str, secrets: Iterable[str]) -> None:
-    status = response.status_code
-    if status == 429:
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
-        _raise(OpcenterRetriable, "OPCENTER_UNAVAILABLE",
-               f"{call} answered HTTP 429 (rate limited, Retry-After {'absent' if wait is None else f'{wait:g}s'}): "
-               f"{server_message(response)}; retry later", where, secrets, unprocessed=True, retry_after=wait)
-    if status >= 500:
-        _raise(OpcenterRetriable, "OPCENTER_UNAVAILABLE",
-               f"{call} answered HTTP {status}: {server_message(response)}; retry later", where, secrets)
+    if http_errors.is_unavailable(response.status_code):
+        raise http_errors.unavailable(response, call, server_message(response), "OPCENTER_UNAVAILABLE", where,
+                                      secrets, OpcenterRetriable)
 
 
 def _json_body(response: requests.Response, call: str, where: str, secrets: Iterable[str]) -> Any:

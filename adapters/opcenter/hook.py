@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import requests
 
+from adapters.http_retry import SessionHook, backoff_wait, check_max_attempts, run_with_retries
 from adapters.opcenter import errors
 from adapters.opcenter.config import DEFAULT_CONN_ID, OpcenterConfig
 from hub.errors import FatalError
@@ -69,18 +70,15 @@ def odata_datetime(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-class OpcenterHook:
+class OpcenterHook(SessionHook):
     system = "opcenter"
 
     def __init__(self, config: OpcenterConfig, session: Optional[requests.Session] = None, *,
                  max_attempts: Optional[int] = None) -> None:
         self.config = config
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self._open_session(session, {"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.session.verify = config.verify
-        self.max_attempts = max_attempts if max_attempts is not None else (config.max_attempts or 1)
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = check_max_attempts(max_attempts if max_attempts is not None else (config.max_attempts or 1))
         #: how the hook waits between attempts (tests may swap in a recorder)
         self.sleep: Callable[[float], None] = time.sleep
         self._token: Optional[str] = None
@@ -97,15 +95,6 @@ class OpcenterHook:
     @classmethod
     def from_conn_id(cls, conn_id: str = DEFAULT_CONN_ID) -> "OpcenterHook":
         return cls(OpcenterConfig.from_conn_id(conn_id))
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "OpcenterHook":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ addresses
     def service_url(self, app: str, name: str) -> str:
@@ -183,24 +172,13 @@ class OpcenterHook:
 
     # ------------------------------------------------------------------ transport
     def pause(self, attempt: int, retry_after: Optional[float] = None) -> None:
-        cfg = self.config
-        wait = retry_after if retry_after is not None else cfg.backoff_seconds * (2 ** (attempt - 1))
-        self.sleep(min(max(wait, 0.0), cfg.max_retry_after))
+        self.sleep(backoff_wait(attempt, retry_after, self.config.backoff_seconds, self.config.max_retry_after))
 
     def _retrying(self, work: Callable[[], Any], what: str, idempotent: bool) -> Any:
-        attempt = 1
-        while True:
-            try:
-                return work()
-            except errors.OpcenterRetriable as exc:
-                if isinstance(exc, errors.TokenExpired):
-                    raise
-                if attempt >= self.max_attempts or not (idempotent or exc.unprocessed):
-                    raise
-                log.warning("opcenter %s failed (%s), attempt %d of %d; retrying", what, exc.code, attempt,
-                            self.max_attempts)
-                self.pause(attempt, exc.retry_after)
-                attempt += 1
+        # an expired token is not retried here: _send renews it once and repeats the call
+        return run_with_retries(work, max_attempts=self.max_attempts, pause=self.pause, what=f"opcenter {what}",
+                                log=log, idempotent=idempotent, retriable=errors.OpcenterRetriable,
+                                not_retried=(errors.TokenExpired,))
 
     def _send(self, method: str, url: str, call: str, where: str, check: Callable[..., Any], *,
               params: Optional[dict[str, str]] = None, body: Optional[dict[str, Any]] = None,

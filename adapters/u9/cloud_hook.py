@@ -30,7 +30,7 @@ import requests
 
 from adapters.u9 import errors
 from adapters.u9.config import CLOUD_CONN_ID, U9CloudConfig
-from adapters.u9.retry import Retrier
+from adapters.u9.base import U9Hook, keyset_page
 from hub.errors import FatalError, RetriableError
 
 log = logging.getLogger(__name__)
@@ -101,17 +101,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class U9CloudHook:
-    system = "u9cloud"
+class U9CloudHook(U9Hook, system="u9cloud", config_class=U9CloudConfig, default_conn_id=CLOUD_CONN_ID):
 
     def __init__(self, config: U9CloudConfig, session: Optional[requests.Session] = None,
                  max_attempts: Optional[int] = None) -> None:
-        self.config = config
-        self.retrier = Retrier(max_attempts or config.max_attempts or 1, config.backoff_seconds,
-                               config.max_retry_after)
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Content-Type": "application/json; charset=utf-8",
-                                     "Accept": "application/json"})
+        super().__init__(config, session, max_attempts, {
+            "User-Agent": USER_AGENT, "Content-Type": "application/json; charset=utf-8", "Accept": "application/json"})
         self._token: Optional[str] = None
         self._login_lock = threading.Lock()
         self.login_count = 0
@@ -120,20 +115,6 @@ class U9CloudHook:
     def __repr__(self) -> str:  # no token, no secret
         return (f"U9CloudHook(base_url={self.config.base_url!r}, client_id={self.config.client_id!r}, "
                 f"ent_code={self.config.ent_code!r}, org_code={self.config.org_code!r})")
-
-    @classmethod
-    def from_conn_id(cls, conn_id: str = CLOUD_CONN_ID, max_attempts: Optional[int] = None) -> "U9CloudHook":
-        config = U9CloudConfig.from_conn_id(conn_id)
-        return cls(config, max_attempts=config.max_attempts or max_attempts)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "U9CloudHook":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -236,29 +217,27 @@ class U9CloudHook:
         """Keyset pages of ``table`` (ascending ``ID``), each row once even if the server repeats rows."""
         size = page_size or self.config.page_size
         cols = ", ".join(sql_ident(c) for c in ("ID", *[c for c in columns if c != "ID"]))
+
+        def numeric_id(row: dict[str, Any]) -> int:
+            try:
+                return int(row.get("ID"))
+            except (TypeError, ValueError):
+                raise RetriableError("U9C_BAD_RESPONSE", f"{table}: a row without a numeric ID",
+                                     self.where(SQL_ROUTE, table)) from None
+
         last_id = 0
         while True:
             where = f"ID > {int(last_id)}" + (f" AND ({condition})" if condition else "")
             rows = self.query_sql(f"SELECT TOP {int(size)} {cols} FROM {sql_ident(table)} WHERE {where} ORDER BY ID",
                                   f"{table} after ID {last_id}")
-            fresh: dict[int, dict[str, Any]] = {}
-            for row in rows:
-                try:
-                    row_id = int(row.get("ID"))
-                except (TypeError, ValueError):
-                    raise RetriableError("U9C_BAD_RESPONSE", f"{table}: a row without a numeric ID",
-                                         self.where(SQL_ROUTE, table)) from None
-                if row_id > last_id and row_id not in fresh:
-                    fresh[row_id] = row
-            if rows and not fresh:
-                raise RetriableError("U9C_BAD_PAGING", f"{table}: the page after ID {last_id} repeated only rows "
-                                                       f"already read; retry later", self.where(SQL_ROUTE, table))
-            page = [fresh[i] for i in sorted(fresh)]
+            page, next_id = keyset_page(rows, last_id, numeric_id, lambda: RetriableError(
+                "U9C_BAD_PAGING", f"{table}: the page after ID {last_id} repeated only rows already read; retry later",
+                self.where(SQL_ROUTE, table)))
             if page:
                 yield page
             if len(page) < size:
                 return
-            last_id = max(fresh)
+            last_id = next_id
 
     def sql_children(self, table: str, columns: Iterable[str], parent_column: str,
                      parent_ids: Iterable[int]) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
+from adapters import http_errors
 from adapters.u9.retry import mark
 from hub.errors import FatalError, HubError, RetriableError, SkippableError
 
@@ -55,11 +56,8 @@ _SCHEMA_HINTS = ("列名", "对象名", "invalid column", "invalid object")
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace any secret (raw or URL-encoded: the login GET carries it in the query) by ***."""
-    for secret in secrets:
-        if secret:
-            for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
-                text = text.replace(form, "***")
-    return text
+    return http_errors.scrub(text, (form for secret in secrets if secret
+                                    for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}))
 
 
 def _raise(cls: type[HubError], code: str, message: str, where: str, secrets: Iterable[str]) -> NoReturn:

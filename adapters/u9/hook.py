@@ -31,7 +31,7 @@ from zeep.transports import Transport
 
 from adapters.u9 import errors
 from adapters.u9.config import SOAP_CONN_ID, U9SoapConfig
-from adapters.u9.retry import Retrier
+from adapters.u9.base import U9Hook, keyset_page
 from hub.errors import FatalError, RetriableError
 
 log = logging.getLogger(__name__)
@@ -162,36 +162,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class U9SoapHook:
-    system = "u9"
+class U9SoapHook(U9Hook, system="u9", config_class=U9SoapConfig, default_conn_id=SOAP_CONN_ID):
 
     def __init__(self, config: U9SoapConfig, session: Optional[requests.Session] = None,
                  max_attempts: Optional[int] = None) -> None:
-        self.config = config
-        self.retrier = Retrier(max_attempts or config.max_attempts or 1, config.backoff_seconds,
-                               config.max_retry_after)
-        self.session = session or requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT})
+        super().__init__(config, session, max_attempts, {"User-Agent": USER_AGENT})
         self.transport = _CheckedTransport(session=self.session, timeout=config.timeout,
                                            operation_timeout=config.timeout)
         self._clients: dict[str, tuple[zeep.Client, Any, Any]] = {}
 
     def __repr__(self) -> str:
         return f"U9SoapHook(base_url={self.config.base_url!r}, enterprise_id={self.config.enterprise_id!r})"
-
-    @classmethod
-    def from_conn_id(cls, conn_id: str = SOAP_CONN_ID, max_attempts: Optional[int] = None) -> "U9SoapHook":
-        config = U9SoapConfig.from_conn_id(conn_id)
-        return cls(config, max_attempts=config.max_attempts or max_attempts)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> "U9SoapHook":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ plumbing
     def where(self, contract: str, document: str = "") -> str:
@@ -304,20 +285,14 @@ class U9SoapHook:
         while True:
             query = {"m_lastID": last_id, "m_modifiedOnFrom": since, "m_pageSize": size}
             rows = self.call(contract, f"page after ID {last_id}", write=False, queryDTO=query) or []
-            fresh: dict[int, dict[str, Any]] = {}
-            for row in rows if isinstance(rows, list) else []:
-                row_id = _id(row)
-                if row_id is not None and row_id > last_id and row_id not in fresh:
-                    fresh[row_id] = row
-            if rows and not fresh:
-                raise RetriableError("U9_BAD_PAGING", f"{contract}: the page after ID {last_id} repeated only rows "
-                                                      f"already read; retry later", self.where(contract))
-            page = [fresh[i] for i in sorted(fresh)]
+            page, next_id = keyset_page(rows, last_id, _id, lambda: RetriableError(
+                "U9_BAD_PAGING", f"{contract}: the page after ID {last_id} repeated only rows already read; "
+                                 f"retry later", self.where(contract)))
             if page:
                 yield page
             if len(page) < size:
                 return
-            last_id = max(fresh)
+            last_id = next_id
 
     # ------------------------------------------------------------------ writes
     def find_by_external(self, kind: str, external_number: str) -> list[dict[str, Any]]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
+from adapters.http_retry import backoff_wait, check_max_attempts, run_with_retries
 from hub.errors import RetriableError
 
 T = TypeVar("T")
@@ -29,25 +30,19 @@ def mark(error: RetriableError, retry_after: Optional[float] = None, unprocessed
 class Retrier:
     def __init__(self, max_attempts: int = 1, backoff_seconds: float = 0.5, max_retry_after: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.max_attempts = max_attempts
+        self.max_attempts = check_max_attempts(max_attempts)
         self.backoff_seconds = backoff_seconds
         self.max_retry_after = max_retry_after
         self.sleep = sleep
 
+    @classmethod
+    def for_config(cls, config: Any, max_attempts: Optional[int] = None) -> "Retrier":
+        """The policy of a U9 connection (``max_attempts`` given wins over the connection's)."""
+        return cls(max_attempts or config.max_attempts or 1, config.backoff_seconds, config.max_retry_after)
+
     def pause(self, attempt: int, retry_after: Optional[float] = None) -> None:
-        wait = retry_after if retry_after is not None else self.backoff_seconds * (2 ** (attempt - 1))
-        self.sleep(min(max(wait, 0.0), self.max_retry_after))
+        self.sleep(backoff_wait(attempt, retry_after, self.backoff_seconds, self.max_retry_after))
 
     def run(self, work: Callable[[], T], what: str, idempotent: bool = True) -> T:
-        attempt = 1
-        while True:
-            try:
-                return work()
-            except RetriableError as exc:
-                if attempt >= self.max_attempts or not (idempotent or getattr(exc, "unprocessed", False)):
-                    raise
-                log.warning("%s failed (%s, attempt %d of %d); retrying", what, exc.code, attempt, self.max_attempts)
-                self.pause(attempt, getattr(exc, "retry_after", None))
-                attempt += 1
+        return run_with_retries(work, max_attempts=self.max_attempts, pause=self.pause, what=what, log=log,
+                                idempotent=idempotent, message="%s failed (%s, attempt %d of %d); retrying")
