@@ -24,62 +24,26 @@ replaces the record's subform wholesale, as in the browser's save; ``null`` valu
 """
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import parse_qs
 
-from simulators.jiandaoyun.faults import Fault
+from simulators import admin as shared
 from simulators.jiandaoyun.forms import DEMO_FORMS, JdyError, utc_text
 
-PREFIX = "/__sim/"
+PREFIX = shared.PREFIX
+
 
 
 def handle(state: Any, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any]:
-    name = path[len(PREFIX):].strip("/")
-    route = {("GET", "faults"): _get_faults, ("POST", "faults"): _post_faults, ("POST", "limits"): _limits,
-             ("POST", "clock"): _clock, ("POST", "seed"): _seed, ("GET", "stats"): _stats,
-             ("GET", "records"): _records, ("POST", "webhooks"): _webhooks, ("POST", "ui/create"): _ui_create,
-             ("POST", "ui/update"): _ui_update, ("POST", "ui/delete"): _ui_delete,
-             ("POST", "push"): _push}.get((method, name))
-    if route is None:
-        return 404, {"error": f"no admin endpoint {method} {path}"}
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return 400, {"error": f"body is not JSON: {exc}"}
-    if not isinstance(body, dict):
-        return 400, {"error": "body must be a JSON object"}
-    params = {k: v[-1] for k, v in parse_qs(query).items()}
-    try:
-        return 200, route(state, {**params, **body})
-    except JdyError as exc:
-        return 400, {"error": exc.msg, "code": exc.code}
-    except (ValueError, TypeError, KeyError) as exc:
-        return 400, {"error": str(exc)}
+    routes = {**shared.fault_routes(), ("POST", "limits"): _limits, ("POST", "clock"): _clock,
+              ("POST", "seed"): _seed, ("GET", "stats"): _stats, ("GET", "records"): _records,
+              ("POST", "webhooks"): _webhooks, ("POST", "ui/create"): _ui_create, ("POST", "ui/update"): _ui_update,
+              ("POST", "ui/delete"): _ui_delete, ("POST", "push"): _push}
+    return shared.dispatch(state, method, path, raw, routes, query=query,
+                           refusals=(JdyError, ValueError, TypeError, KeyError), describe=_refusal)
 
 
-def _get_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return {"faults": state.faults.active()}
-
-
-def _post_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
-    body = dict(body)
-    if body.pop("clear", False):
-        state.faults.clear()
-    if "rng_seed" in body:
-        state.faults.reseed(int(body.pop("rng_seed")))
-    specs = body.pop("faults", None)
-    if specs is None and body:
-        specs = [body]
-    elif body:
-        raise ValueError(f"unexpected field(s) next to faults: {', '.join(sorted(body))}")
-    if specs is not None:
-        if not isinstance(specs, list):
-            raise ValueError("faults must be a list")
-        faults = [Fault.from_json(spec) for spec in specs]  # validate all before arming any
-        for fault in faults:
-            state.arm_fault(fault)
-    return {"faults": state.faults.active()}
+def _refusal(exc: Exception) -> dict[str, Any]:
+    return {"error": exc.msg, "code": exc.code} if isinstance(exc, JdyError) else {"error": str(exc)}
 
 
 def _limits(state: Any, body: dict[str, Any]) -> dict[str, Any]:

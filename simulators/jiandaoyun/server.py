@@ -42,8 +42,6 @@ import json
 import logging
 import os
 import re
-import socket
-import struct
 import threading
 import time
 import uuid
@@ -51,7 +49,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Optional
 
-from simulators.base import SimulatorServer
+from simulators.base import ConnectionControlMixin, SimulatorServer
 from simulators.jiandaoyun import admin
 from simulators.jiandaoyun.faults import Fault, FaultBook
 from simulators.jiandaoyun.filters import compile_filter
@@ -386,7 +384,7 @@ class JiandaoyunState:
 # --------------------------------------------------------------------------- HTTP
 
 
-class JiandaoyunHandler(BaseHTTPRequestHandler):
+class JiandaoyunHandler(ConnectionControlMixin, BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
     server_version = "JiandaoyunSim/1.0"
@@ -407,38 +405,10 @@ class JiandaoyunHandler(BaseHTTPRequestHandler):
         if self._capture is not None:
             self._capture.append((status, raw, headers or {}))
             return
-        self._write(status, ctype, raw, headers)
-
-    def _write(self, status: int, ctype: str, raw: bytes, headers: Optional[dict[str, str]] = None,
-               body: Optional[bytes] = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", f"{ctype}; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(raw if body is None else body)
+        self.write_answer(status, ctype, raw, headers)
 
     def _error(self, exc: JdyError) -> None:
         self._send(exc.status, {"code": exc.code, "msg": exc.msg})
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._capture = None
@@ -464,32 +434,15 @@ class JiandaoyunHandler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def _read_body(self) -> Optional[bytes]:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
+        return self.read_sized_body(self.state.max_body_bytes, HARD_BODY_LIMIT, self._refuse_body)
+
+    def _refuse_body(self, reason: str, length: int) -> None:
+        if reason == "chunked":
             self._send(411, {"code": 1, "msg": "需要 Content-Length"})
-            return None
-        try:
-            length = int(self.headers.get("Content-Length", "-1"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
+        elif reason == "length":
             self._send(411, {"code": 1, "msg": "需要有效的 Content-Length"})
-            return None
-        if length > self.state.max_body_bytes:
-            self.close_connection = True
-            if length > HARD_BODY_LIMIT:
-                self._drop()
-                return None
-            remaining = length
-            while remaining > 0:  # drain, so the client reads the 413 instead of a reset
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+        else:
             self._send(413, {"code": 1, "msg": f"请求体过大：上限 {self.state.max_body_bytes} 字节"})
-            return None
-        return self.rfile.read(length)
 
     def _handle_post(self) -> None:
         path, _, query = self.path.partition("?")
@@ -556,14 +509,14 @@ class JiandaoyunHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(fault.status, None, html=f"<html><body>{fault.status} Server Error (simulated)</body></html>")
         elif kind == "disconnect":
-            self._drop()
+            self.drop_connection()
         elif kind == "malformed_json":
             raw = answer[1] if answer else b'{"data": [{"_id": "000000000000000000000000"}]}'
-            self._write(200, "application/json", raw[: max(1, len(raw) // 2)])
+            self.write_answer(200, "application/json", raw[: max(1, len(raw) // 2)])
         elif kind == "reset":
             status, raw, headers = answer or (200, b'{"data": []}' * 32, {})
-            self._write(status, "application/json", raw, headers, body=raw[: len(raw) // 2])
-            self._reset()
+            self.write_answer(status, "application/json", raw, headers, body=raw[: len(raw) // 2])
+            self.reset_connection()
         else:  # pragma: no cover - Fault validates kinds
             raise AssertionError(kind)
 

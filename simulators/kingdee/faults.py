@@ -27,118 +27,30 @@ Only ``http500``, ``response_error``, ``malformed_json``, ``reset``, ``disconnec
 """
 from __future__ import annotations
 
-import random
-import threading
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass, field
+
+from simulators import faults as shared
 
 KINDS = ("latency", "http500", "http429", "response_error", "session_expired", "session_lost", "malformed_json",
          "reset", "disconnect", "timeout", "repeat_rows")
 AFTER_KINDS = ("http500", "response_error", "malformed_json", "reset", "disconnect", "timeout")
-#: bounds, so a typo in an admin call cannot park the simulator for an hour
-MAX_DELAY_SECONDS = 120.0
-MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 @dataclass
-class Fault:
-    kind: str
-    #: fire at most this many more times (None: no cap, only with a probability)
-    count: Optional[int] = 1
-    #: chance to fire on a matching call, drawn from the book's seeded RNG
-    probability: float = 1.0
-    #: only calls of this operation (last part of the service name, case-insensitive)
-    service: Optional[str] = None
-    after: bool = False
-    delay: float = 0.0
-    retry_after: float = 1.0
+class Fault(shared.ServiceFault):
+    """``service``: the last part of the service name (``ExecuteBillQuery``, ``Save``, ...)."""
+
+    KINDS = KINDS
+    AFTER_KINDS = AFTER_KINDS
+
     rows: int = 1
     fired: int = field(default=0)
 
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
-        if self.count is not None and (isinstance(self.count, bool) or int(self.count) < 1):
-            raise ValueError("count must be a positive integer or null")
-        if not 0.0 < float(self.probability) <= 1.0:
-            raise ValueError("probability must be in (0, 1]")
-        if self.count is None and float(self.probability) >= 1.0:
-            raise ValueError("a fault without count needs a probability below 1 (else it never stops)")
-        if self.after and self.kind not in AFTER_KINDS:
-            raise ValueError(f"after is only for {', '.join(AFTER_KINDS)}")
-        if not 0.0 <= float(self.delay) <= MAX_DELAY_SECONDS:
-            raise ValueError(f"delay must be 0..{MAX_DELAY_SECONDS:g} seconds")
-        if not 0.0 <= float(self.retry_after) <= MAX_RETRY_AFTER_SECONDS:
-            raise ValueError(f"retry_after must be 0..{MAX_RETRY_AFTER_SECONDS:g} seconds")
+    def check(self) -> None:
         if isinstance(self.rows, bool) or int(self.rows) < 1:
             raise ValueError("rows must be a positive integer")
-        self.count = None if self.count is None else int(self.count)
-        self.probability, self.delay = float(self.probability), float(self.delay)
-        self.retry_after, self.rows = float(self.retry_after), int(self.rows)
-        if self.kind == "reset" and not self.after:
-            self.after = True
-        self.service = self.service.lower() if self.service else None
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Fault":
-        if not isinstance(data, dict):
-            raise ValueError("a fault is a JSON object like {\"kind\": \"http500\", \"count\": 2}")
-        known = {"kind", "count", "probability", "service", "after", "delay", "retry_after", "rows"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        self.rows = int(self.rows)
 
 
-class FaultBook:
-    """The armed faults; thread-safe; one seeded RNG so probabilistic runs repeat exactly."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._rng = random.Random(seed)
-
-    def reseed(self, seed: int) -> None:
-        with self._lock:
-            self._rng = random.Random(seed)
-
-    def arm(self, fault: Fault) -> Fault:
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def active(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [f.to_json() for f in self._faults]
-
-    def take(self, service: str, kinds: Optional[Iterable[str]] = None,
-             exclude: Iterable[str] = ()) -> Optional[Fault]:
-        """The first armed fault that matches ``service`` and fires now (its count is used up)."""
-        service = service.lower()
-        wanted = set(kinds) if kinds is not None else None
-        excluded = set(exclude)
-        with self._lock:
-            for fault in list(self._faults):
-                if fault.service is not None and fault.service != service:
-                    continue
-                if (wanted is not None and fault.kind not in wanted) or fault.kind in excluded:
-                    continue
-                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
-                    continue
-                fault.fired += 1
-                if fault.count is not None:
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
+class FaultBook(shared.FaultBook):
+    fault_class = Fault

@@ -60,8 +60,6 @@ import json
 import logging
 import os
 import re
-import socket
-import struct
 import threading
 import time
 import uuid
@@ -70,7 +68,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Iterable
 
-from simulators.base import SimulatorServer
+from simulators.base import ConnectionControlMixin, SimulatorServer
 from simulators.kingdee import admin
 from simulators.kingdee.faults import KINDS as FAULT_KINDS
 from simulators.kingdee.faults import Fault, FaultBook
@@ -299,9 +297,9 @@ class KingdeeState:
             self._stall_release.clear()
         return self.faults.arm(fault)
 
-    def arm_fault(self, spec: dict[str, Any]) -> Fault:
-        """Arm a fault from its JSON form (the ``/__sim/faults`` body)."""
-        fault = Fault.from_json(spec)
+    def arm_fault(self, spec: dict[str, Any] | Fault) -> Fault:
+        """Arm a fault, or one from its JSON form (the ``/__sim/faults`` body)."""
+        fault = spec if isinstance(spec, Fault) else Fault.from_json(spec)
         if fault.kind == "timeout":
             self._stall_release.clear()
         return self.faults.arm(fault)
@@ -958,7 +956,7 @@ def _failure(error: KingdeeError) -> dict[str, Any]:
     return {"Result": {"ResponseStatus": status, "Id": "", "Number": "", "NeedReturnData": []}}
 
 
-class KingdeeHandler(BaseHTTPRequestHandler):
+class KingdeeHandler(ConnectionControlMixin, BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
     server_version = "KingdeeSim/1.0"
@@ -981,39 +979,7 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         if self._capture is not None:
             self._capture.append((status, ctype, raw, cookies or [], headers or {}))
             return
-        self._write(status, ctype, raw, cookies, headers)
-
-    def _write(self, status: int, ctype: str, raw: bytes, cookies: list[str] | None = None,
-               headers: dict[str, str] | None = None, body: bytes | None = None) -> None:
-        """Status, headers announcing ``raw``, then ``body`` (default ``raw``; shorter for a cut-off answer)."""
-        self.send_response(status)
-        self.send_header("Content-Type", f"{ctype}; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        for cookie in cookies or []:
-            self.send_header("Set-Cookie", cookie)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(raw if body is None else body)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(2)
-        except OSError:
-            pass
-
-    def _reset(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0), the way a crashing proxy does."""
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
+        self.write_answer(status, ctype, raw, headers, cookies=cookies or [])
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._capture = None
@@ -1038,35 +1004,16 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
+        return self.read_sized_body(self.state.max_body_bytes, HARD_BODY_LIMIT, self._refuse_body)
+
+    def _refuse_body(self, reason: str, length: int) -> None:
+        if reason == "chunked":
             self._send(411, {"ErrorCode": 411, "Message": "需要 Content-Length（不支持分块传输）"})
-            return None
-        length_text = self.headers.get("Content-Length")
-        try:
-            length = int(length_text) if length_text is not None else -1
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
+        elif reason == "length":
             self._send(411, {"ErrorCode": 411, "Message": "需要有效的 Content-Length"})
-            return None
-        if length > self.state.max_body_bytes:
-            self.close_connection = True
-            if length > HARD_BODY_LIMIT:
-                self._drop()
-                return None
-            # drain first so the client gets the 413 instead of a reset while it is still sending
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+        else:
             self._send(413, {"ErrorCode": 413,
                              "Message": f"请求体过大：{length} 字节，上限 {self.state.max_body_bytes} 字节"})
-            return None
-        return self.rfile.read(length)
 
     def _handle_post(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -1147,17 +1094,17 @@ class KingdeeHandler(BaseHTTPRequestHandler):
         elif kind == "timeout":
             # hold the request until the test releases it: the client times out deterministically
             self.state.wait_stalled()
-            self._drop()
+            self.drop_connection()
         elif kind == "disconnect":
-            self._drop()
+            self.drop_connection()
         elif kind == "malformed_json":
             raw = answer[2] if answer else b'{"Result": {"ResponseStatus": {"IsSuccess": true, "Errors": []}}}'
             cut = raw[: max(1, len(raw) // 2)]
-            self._write(200, "application/json", cut)
+            self.write_answer(200, "application/json", cut)
         elif kind == "reset":
             status, ctype, raw, cookies, headers = answer or (200, "application/json", b"[]" * 64, [], {})
-            self._write(status, ctype, raw, cookies, headers, body=raw[: len(raw) // 2])
-            self._reset()
+            self.write_answer(status, ctype, raw, headers, body=raw[: len(raw) // 2], cookies=cookies)
+            self.reset_connection()
         else:  # pragma: no cover - Fault validates kinds
             raise AssertionError(kind)
 

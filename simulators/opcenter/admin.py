@@ -13,59 +13,24 @@ Fault fields are documented in ``faults.py``. Bad input answers HTTP 400 with a 
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from simulators.opcenter.faults import Fault
+from simulators import admin as shared
 from simulators.opcenter.state import CommandError
 
-PREFIX = "/__sim/"
+PREFIX = shared.PREFIX
+
 
 
 def handle(state: Any, method: str, path: str, raw: bytes) -> tuple[int, Any]:
-    name = path[len(PREFIX):].strip("/")
-    route = {("GET", "faults"): _get_faults, ("POST", "faults"): _post_faults,
-             ("POST", "expire-tokens"): _expire_tokens, ("POST", "consume"): _consume,
-             ("POST", "order-status"): _order_status, ("GET", "stats"): _stats}.get((method, name))
-    if route is None:
-        return 404, {"error": f"no admin endpoint {method} {path}"}
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return 400, {"error": f"body is not JSON: {exc}"}
-    if not isinstance(body, dict):
-        return 400, {"error": "body must be a JSON object"}
-    try:
-        return 200, route(state, body)
-    except CommandError as exc:
-        return 400, {"error": exc.message}
-    except (ValueError, TypeError, KeyError) as exc:
-        return 400, {"error": str(exc)}
+    routes = {**shared.fault_routes(), ("POST", "expire-tokens"): _expire_tokens, ("POST", "consume"): _consume,
+              ("POST", "order-status"): _order_status, ("GET", "stats"): _stats}
+    return shared.dispatch(state, method, path, raw, routes, refusals=(CommandError, ValueError, TypeError, KeyError),
+                           describe=_refusal)
 
 
-def _get_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
-    return {"faults": state.faults.active()}
-
-
-def _post_faults(state: Any, body: dict[str, Any]) -> dict[str, Any]:
-    body = dict(body)
-    if body.pop("clear", False):
-        state.faults.clear()
-    if "rng_seed" in body:
-        state.faults.reseed(int(body.pop("rng_seed")))
-    specs = body.pop("faults", None)
-    if specs is None and body:
-        specs = [body]
-    elif body:
-        raise ValueError(f"unexpected field(s) next to faults: {', '.join(sorted(body))}")
-    if specs is not None:
-        if not isinstance(specs, list):
-            raise ValueError("faults must be a list")
-        for spec in specs:  # validate all before arming any
-            Fault.from_json(spec)
-        for spec in specs:
-            state.arm_fault(spec)
-    return {"faults": state.faults.active()}
+def _refusal(exc: Exception) -> dict[str, Any]:
+    return {"error": exc.message if isinstance(exc, CommandError) else str(exc)}
 
 
 def _expire_tokens(state: Any, body: dict[str, Any]) -> dict[str, Any]:

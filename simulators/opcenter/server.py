@@ -32,14 +32,12 @@ import binascii
 import json
 import logging
 import re
-import socket
-import struct
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
-from simulators.base import SimulatorServer
+from simulators.base import ConnectionControlMixin, SimulatorServer
 from simulators.opcenter import admin, odata
 from simulators.opcenter.faults import Fault
 from simulators.opcenter.state import APPS, COMMANDS, FIELDS, CommandError, OpcenterState, seed_demo
@@ -60,7 +58,7 @@ XML_XXE = (b'<?xml version="1.0"?>\n<!DOCTYPE error [<!ENTITY xxe SYSTEM "file:/
            b'<error><message>&xxe;</message></error>\n')
 
 
-class OpcenterHandler(BaseHTTPRequestHandler):
+class OpcenterHandler(ConnectionControlMixin, BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
     server_version = "OpcenterSim/1.0"
@@ -80,67 +78,21 @@ class OpcenterHandler(BaseHTTPRequestHandler):
         if self._capture is not None:
             self._capture.append((status, ctype, body, headers or {}))
             return
-        self._write(status, ctype, body, headers)
-
-    def _write(self, status: int, ctype: str, body: bytes, headers: Optional[dict[str, str]] = None,
-               cut: Optional[bytes] = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", f"{ctype}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body if cut is None else cut)
+        self.write_answer(status, ctype, body, headers)
 
     def _error(self, status: int, code: str, message: str, headers: Optional[dict[str, str]] = None) -> None:
         self._send(status, {"error": {"code": code, "message": message}}, headers=headers)
 
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _reset(self) -> None:
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
     def _read_body(self) -> Optional[bytes]:
-        length_text = self.headers.get("Content-Length")
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
+        return self.read_sized_body(self.state.max_body_bytes, HARD_BODY_LIMIT, self._refuse_body, missing_length=0)
+
+    def _refuse_body(self, reason: str, length: int) -> None:
+        if reason == "chunked":
             self._error(411, "LengthRequired", "chunked bodies are not accepted; send Content-Length")
-            return None
-        try:
-            length = int(length_text) if length_text is not None else 0
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
+        elif reason == "length":
             self._error(400, "BadRequest", "Content-Length is not a number")
-            return None
-        if length > self.state.max_body_bytes:
-            self.close_connection = True
-            if length > HARD_BODY_LIMIT:
-                self._drop()
-                return None
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+        else:
             self._error(413, "PayloadTooLarge", f"body of {length} bytes exceeds {self.state.max_body_bytes}")
-            return None
-        return self.rfile.read(length) if length else b""
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._guarded("GET")
@@ -251,16 +203,16 @@ class OpcenterHandler(BaseHTTPRequestHandler):
         elif kind == "malformed_json":
             body = answer[2] if answer else b'{"@odata.context": "$metadata#Order", "value": [{"Id": "x"}]}'
             # a complete HTTP answer whose JSON is cut off (unlike reset, the length matches)
-            self._write(200, "application/json", body[: max(1, len(body) // 2)])
+            self.write_answer(200, "application/json", body[: max(1, len(body) // 2)])
         elif kind == "timeout":
             self.state.wait_stalled()
-            self._drop()
+            self.drop_connection()
         elif kind == "disconnect":
-            self._drop()
+            self.drop_connection()
         elif kind == "reset":
             status, ctype, body, headers = answer or (200, "application/json", b'{"value": []}' * 32, {})
-            self._write(status, ctype, body, headers, cut=body[: len(body) // 2])
-            self._reset()
+            self.write_answer(status, ctype, body, headers, body=body[: len(body) // 2])
+            self.reset_connection()
         else:  # pragma: no cover - Fault validates kinds
             raise AssertionError(kind)
 

@@ -172,8 +172,8 @@ class OpcenterState:
     def fail_next(self, n: int, kind: str, service: Optional[str] = None, **options: Any) -> Fault:
         return self.arm_fault({"kind": kind, "count": n, "service": service, **options})
 
-    def arm_fault(self, spec: dict[str, Any]) -> Fault:
-        fault = Fault.from_json(spec)
+    def arm_fault(self, spec: dict[str, Any] | Fault) -> Fault:
+        fault = spec if isinstance(spec, Fault) else Fault.from_json(spec)
         if fault.kind == "timeout":
             self._stall_release.clear()
         return self.faults.arm(fault)

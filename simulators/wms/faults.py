@@ -21,10 +21,11 @@ works that way; ``http5xx`` and ``malformed_json`` honour ``after``.
 """
 from __future__ import annotations
 
-import fnmatch
-import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from simulators import faults as shared
+from simulators.base import ConnectionControlMixin
 
 KINDS = ("latency", "http5xx", "http429", "session_expired", "malformed_json", "reset")
 AFTER_KINDS = ("http5xx", "malformed_json", "reset")
@@ -32,7 +33,14 @@ MAX_DELAY_SECONDS = 30.0
 
 
 @dataclass
-class Fault:
+class Fault(shared.Fault):
+    KINDS = KINDS
+    AFTER_KINDS = AFTER_KINDS
+    MAX_DELAY_SECONDS = MAX_DELAY_SECONDS
+    CALL_FIELD = "match"
+    CALL_MATCH = "glob"
+    EXAMPLE_KIND = "http5xx"
+
     kind: str
     count: int = 1
     match: Optional[str] = None
@@ -42,79 +50,18 @@ class Fault:
     retry_after: float = 1.0
     fired: int = field(default=0)
 
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
-        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
-            raise ValueError("count must be a positive integer")
-        if self.after and self.kind not in AFTER_KINDS:
-            raise ValueError(f"after is only for {', '.join(AFTER_KINDS)}")
+    def check(self) -> None:
         if self.kind == "http5xx" and self.status not in (500, 502, 503, 504):
             raise ValueError("status must be 500, 502, 503 or 504")
-        if not 0.0 <= float(self.delay) <= MAX_DELAY_SECONDS:
-            raise ValueError(f"delay must be 0..{MAX_DELAY_SECONDS:g} seconds")
-        if not 0.0 <= float(self.retry_after) <= 3600:
-            raise ValueError("retry_after must be 0..3600 seconds")
-        if self.match is not None and not isinstance(self.match, str):
-            raise ValueError("match must be a string")
-        if self.kind == "reset":
-            self.after = True
-        self.delay, self.retry_after = float(self.delay), float(self.retry_after)
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Fault":
-        if not isinstance(data, dict):
-            raise ValueError('a fault is a JSON object like {"kind": "http5xx", "count": 2}')
-        known = {"kind", "count", "match", "after", "status", "delay", "retry_after"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
-class FaultBook:
+class FaultBook(shared.FaultBook):
     """The armed faults, thread-safe; the first matching fault fires and uses up one count."""
 
-    def __init__(self, kinds: tuple[str, ...] = KINDS) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self.kinds = kinds
-
-    def arm(self, fault: Fault) -> Fault:
-        if fault.kind not in self.kinds:
-            raise ValueError(f"fault kind {fault.kind!r} does not apply to this simulator; use {', '.join(self.kinds)}")
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def active(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [f.to_json() for f in self._faults]
-
-    def take(self, operation: str) -> Optional[Fault]:
-        with self._lock:
-            for fault in self._faults:
-                if fault.match is not None and not fnmatch.fnmatchcase(operation, fault.match):
-                    continue
-                fault.fired += 1
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
+    fault_class = Fault
 
 
-class FaultyHandlerMixin:
+class FaultyHandlerMixin(ConnectionControlMixin):
     """Applies a fired fault inside a ``BaseHTTPRequestHandler`` (both simulators use it).
 
     The handler calls ``fault_before`` ahead of the real work (True: the fault answered, stop)
@@ -137,19 +84,6 @@ class FaultyHandlerMixin:
             self.send_header(name, value)  # type: ignore[attr-defined]
         self.end_headers()  # type: ignore[attr-defined]
         self.wfile.write(data if body is None else body)  # type: ignore[attr-defined]
-
-    def reset_connection(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0), the way a crashing proxy does."""
-        import socket
-        import struct
-
-        self.close_connection = True
-        try:
-            self.wfile.flush()  # type: ignore[attr-defined]
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # type: ignore[attr-defined]
-            self.connection.close()  # type: ignore[attr-defined]
-        except OSError:
-            pass
 
     def fault_before(self, fault: Fault, expire_sessions: Any = None) -> bool:
         import time
