@@ -19,9 +19,18 @@ def replay(store: Store, quarantine_id: int, erp: "ErpClient | None" = None) -> 
         row = session.get(QuarantineRow, quarantine_id)
         if row is None:
             raise LookupError(f"no quarantine row {quarantine_id}")
-        if row.inbox_id is None:
+        event_id = (row.evidence or {}).get("event_id")
+        if row.inbox_id is None and event_id is not None:
+            pushed = int(event_id)  # an event pushed to the ingress API: its raw body is archived with it
+        elif row.inbox_id is None:
             raise LookupError(f"quarantine row {quarantine_id} has no inbound payload to replay "
                               f"({row.reason_code} at {row.location}); fix the source and let the next run retry")
+        else:
+            pushed = None
+    if pushed is not None:
+        return _replay_event(store, quarantine_id, pushed)
+    with store.session() as session:
+        row = session.get(QuarantineRow, quarantine_id)
         inbox = session.get(InboxRow, row.inbox_id)
         channel, partner = inbox.channel, inbox.partner
         ledger.mark(inbox, "received", f"replay of quarantine {quarantine_id}")
@@ -49,3 +58,15 @@ def replay(store: Store, quarantine_id: int, erp: "ErpClient | None" = None) -> 
     with store.session() as session:
         reopened = session.get(QuarantineRow, quarantine_id).status == "open"
     return f"replayed quarantine {quarantine_id}: {counts}" + (" (still failing: row reopened)" if reopened else "")
+
+
+def _replay_event(store: Store, quarantine_id: int, event_id: int) -> str:
+    from hub.flows.events import process_event, requeue
+
+    if not requeue(store, event_id):
+        raise LookupError(f"quarantine row {quarantine_id} names event {event_id}, which is not quarantined or failed")
+    status = process_event(store, event_id)
+    with store.session() as session:
+        reopened = session.get(QuarantineRow, quarantine_id).status == "open"
+    return f"replayed quarantine {quarantine_id}: event {event_id} {status}" + (
+        " (still failing: row reopened)" if reopened else "")

@@ -350,3 +350,27 @@ def test_events_are_processed_oldest_first_and_the_limit_leaves_the_rest(client,
     assert process_pending(store, limit=2)["events"] == 2
     assert [r.status for r in event_rows(store)] == ["quarantined", "quarantined", "received"]
     assert event_rows(store)[2].id == ids[2]
+
+
+def test_quarantine_replay_of_an_event_reprocesses_it_once_its_cause_is_fixed(client, store):
+    """``hub quarantine replay ID`` on a pushed event: no inbox row, the event id is in the evidence."""
+    from hub.replay import replay
+
+    event_id = post(client, "/events/wms", WMS_TOKEN, {"type": "qc", "qc": {"batch_id": "SUP-001:B2611-07",
+                                                                             "status": "released"}})
+    process_pending(store)
+    [entry] = open_quarantine(store)
+    assert entry.inbox_id is None and entry.evidence["event_id"] == event_id
+    # replayed too early: the batch is still unknown, the same row reopens
+    assert "still failing: row reopened" in replay(store, entry.id)
+    assert [q.id for q in open_quarantine(store)] == [entry.id]
+    seed_purchase_order(store)
+    store_asn(store)
+    post(client, "/events/wms", WMS_TOKEN, RECEIPT)
+    process_pending(store)
+    message = replay(store, entry.id)
+    assert f"event {event_id} processed" in message and "reopened" not in message
+    assert current(store, "Batch", "SUP-001:B2611-07").status == "released"
+    assert open_quarantine(store) == []
+    with pytest.raises(LookupError):
+        replay(store, entry.id)  # processed now: nothing to replay
