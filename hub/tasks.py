@@ -97,9 +97,10 @@ def process_supplier_file(partner_id: str, inbox_id: int) -> dict:
 def push_expected_receipts() -> dict:
     from hub.flows.warehouse import deliver_expected_receipts, plan_expected_receipts
 
+    wms = _wms()
     with _store() as store:
-        planned = plan_expected_receipts(store)
-        return {**planned, **_report(deliver_expected_receipts(store, _wms()))}
+        planned = plan_expected_receipts(store, wms.dialect)
+        return {**planned, **_report(deliver_expected_receipts(store, wms))}
 
 
 def collect_receipts() -> dict:

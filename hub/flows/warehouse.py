@@ -33,9 +33,10 @@ from hub.partners import pushes_enabled
 WMS = "wms"
 
 
-def plan_expected_receipts(store: Store) -> dict[str, int]:
+def plan_expected_receipts(store: Store, dialect: str = "greaterwms") -> dict[str, int]:
     """``planned`` counts new outbox rows, creations and withdrawals alike; ``held`` the ASNs of
-    partners not yet live (pilot/parallel: processed and compared, never pushed)."""
+    partners not yet live (pilot/parallel: processed and compared, never pushed). ``dialect`` is
+    the WMS's (its Connection's ``dialect`` extra): Odoo gets lots and SSCCs per line."""
     planned = quarantined = held = 0
     with store.session() as session:
         for asn in documents.current(session, "ShipmentNotice"):
@@ -47,12 +48,13 @@ def plan_expected_receipts(store: Store) -> dict[str, int]:
                 held += 1
                 continue
             try:
-                payload = expected_receipt_from_asn(asn.content())
+                payload = expected_receipt_from_asn(asn.content(), dialect)
             except SkippableError as error:
                 quarantined += quarantine_error(session, error, partner=asn.supplier_id, doc_type="ShipmentNotice",
                                                 business_key=asn.business_key, evidence={"document": asn.content()})
                 continue
-            payload["asn_no"] = asn.business_key  # unique across suppliers; the WMS keeps it as asn_ref
+            # unique across suppliers; the WMS keeps it (GreaterWMS `creater`, Odoo `origin`) to find it again
+            payload["asn_no"] = asn.business_key
             planned += outbox.enqueue(session, target=WMS, operation="create_inbound", idempotency_key=key,
                                       payload=payload)[1]
     return {"planned": planned, "quarantined": quarantined, "held": held}

@@ -424,3 +424,21 @@ def test_stock_snapshot_becomes_stock_levels_once(store, wms, wms_hook):
     assert len(levels) == first["stock_levels"]
     assert {level.material_id for level in levels} >= {"1.02.0033", "1.02.0041"}
     assert all(level.quantity > 0 and level.uom for level in levels)
+
+
+def test_odoo_gets_the_announced_lots_of_the_expected_receipt(sqlite_store):
+    """With the WMS Connection's dialect odoo, the expected receipt carries each line's lot."""
+    from adapters.wms.config import WmsConfig
+    from simulators.wms import odoo as odoo_sim
+
+    state = odoo_sim.seed_demo(odoo_sim.OdooState(database="wms_flow", login="mes_api", password="pw-Odoo-flow"))
+    with running(odoo_sim.make_server(state=state)) as server:
+        with WmsHook(WmsConfig(base_url=server.base_url, token="pw-Odoo-flow", dialect="odoo", login="mes_api",
+                               database="wms_flow", timeout=5)) as odoo_hook:
+            seed_store(sqlite_store)
+            assert plan_expected_receipts(sqlite_store, odoo_hook.dialect)["planned"] == 1
+            assert deliver_expected_receipts(sqlite_store, odoo_hook).sent == 1
+            assert deliver_expected_receipts(sqlite_store, odoo_hook).sent == 0  # once
+        db = server.state.db
+        lots = sorted(line["lot_name"] for line in db.tables["stock.move.line"].values())
+    assert lots == ["L33-2611A", "L41-2611B"]
