@@ -1,6 +1,6 @@
 """Kingdee K/3 Cloud (金蝶云星空) adapter: WebAPI hook, typed config, error classification, translation."""
 from adapters.kingdee.config import KingdeeConfig
 from adapters.kingdee.hook import KingdeeHook
-from adapters.kingdee.translate import group_bill_rows, pull_purchase_orders, receipt_to_instock_model
+from adapters.kingdee.translate import receipt_to_instock_model
 
-__all__ = ["KingdeeConfig", "KingdeeHook", "group_bill_rows", "pull_purchase_orders", "receipt_to_instock_model"]
+__all__ = ["KingdeeConfig", "KingdeeHook", "receipt_to_instock_model"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, NamedTuple, Optional, Protocol
+from typing import Any, NamedTuple, Optional
 
 from canonical_model.documents import supplier_lot
 from hub.errors import SkippableError
@@ -37,45 +37,6 @@ DEFAULT_STOCK_ORG = "100"
 KINGDEE_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
-class _QueryHook(Protocol):
-    def execute_bill_query(self, form_id: str, field_keys: list[str], filter_string: str = "",
-                           order_string: str = "", page_size: Optional[int] = None) -> Iterable[dict[str, Any]]: ...
-
-
-def group_bill_rows(rows: Iterable[dict[str, Any]], header_keys: Iterable[str],
-                    entry_key: str = PO_ENTRY) -> list[dict[str, Any]]:
-    """Fold flat ExecuteBillQuery rows (one per entry line) into one dict per bill (by ``FID``).
-
-    Header keys come from the first row of a bill; every other key goes into the entry dicts
-    under ``entry_key``. Rows repeated by overlapping pages are dropped by entry id
-    (``<entry>_FEntryID`` or ``FEntryID``) when it is among the keys; a left-joined row whose
-    entry fields are all null (bill without lines) adds no entry. Bills keep first-seen order.
-    """
-    header_keys = list(header_keys)
-    if "FID" not in header_keys:
-        raise ValueError("header_keys must include FID: bills are grouped by it")
-    bills: dict[Any, dict[str, Any]] = {}
-    seen_entries: dict[Any, set[Any]] = {}
-    for row in rows:
-        fid = row["FID"]
-        bill = bills.get(fid)
-        if bill is None:
-            bill = {key: row.get(key) for key in header_keys}
-            bill[entry_key] = []
-            bills[fid] = bill
-            seen_entries[fid] = set()
-        entry = {key: value for key, value in row.items() if key not in header_keys}
-        if not entry or all(value is None for value in entry.values()):
-            continue
-        entry_id_key = next((k for k in entry if k.lower() in ("fentryid", f"{entry_key}_fentryid".lower())), None)
-        if entry_id_key is not None:
-            if entry[entry_id_key] in seen_entries[fid]:
-                continue
-            seen_entries[fid].add(entry[entry_id_key])
-        bill[entry_key].append(entry)
-    return list(bills.values())
-
-
 def _kingdee_datetime(value: str, what: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -84,28 +45,6 @@ def _kingdee_datetime(value: str, what: str) -> dt.datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(KINGDEE_TZ).replace(tzinfo=None)
     return parsed
-
-
-def pull_purchase_orders(hook: _QueryHook, since: Optional[str], overlap_minutes: int = 5,
-                         audited_only: bool = True) -> list[dict[str, Any]]:
-    """Purchase orders changed since the watermark (minus ``overlap_minutes``), one dict per bill.
-
-    "Changed" is ``FModifyDate`` **or** ``FApproveDate`` at/after the cut-off: K/3 Cloud does
-    not touch ``FModifyDate`` on Audit, so a bill saved before the last run and audited after it
-    would otherwise never be seen. The overlap re-reads bills written around the previous run
-    (clock skew, long transactions); the re-reads are harmless because downstream dedupes by
-    content hash. ``since=None`` pulls everything. Grouped by FID, so each bill appears once.
-    """
-    conditions = []
-    if since:
-        cutoff = _kingdee_datetime(since, "watermark") - dt.timedelta(minutes=overlap_minutes)
-        literal = cutoff.replace(microsecond=0).isoformat()
-        conditions.append(f"(FModifyDate>='{literal}' or FApproveDate>='{literal}')")
-    if audited_only:
-        conditions.append("FDocumentStatus='C'")
-    rows = hook.execute_bill_query(PO_FORM, PO_HEADER_KEYS + PO_ENTRY_KEYS, " and ".join(conditions),
-                                   "FID ASC,FPOOrderEntry_FEntryID ASC")
-    return group_bill_rows(rows, PO_HEADER_KEYS, PO_ENTRY)
 
 
 def _quantity(value: Any, where: str) -> int | float:
