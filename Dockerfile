@@ -12,4 +12,5 @@ RUN pip install --no-cache-dir uv \
  && pip install --no-cache-dir --no-deps .
 ENV PYTHONPATH=/opt/mes-hub \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/mes-hub/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/mes-hub/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.synced
 SPEEDUPS := adapters/edi/_speedups.pyx mappings/_fastmap.pyx adapters/edi/build_speedups.py
 SPEEDUPS_STAMP := $(VENV)/.speedups
 
-.PHONY: demo test up setup bench schemas clean
+.PHONY: demo test up setup bench schemas clean chromium
 
 $(STAMP): pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -25,7 +25,11 @@ setup: $(SPEEDUPS_STAMP)
 demo: $(SPEEDUPS_STAMP)
 	$(VENV)/bin/hub demo
 
-test: $(SPEEDUPS_STAMP)
+# the report's browser test renders in Debian's headless Chromium (installed once, if missing)
+chromium:
+	bash scripts/install_chromium.sh
+
+test: $(SPEEDUPS_STAMP) chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 up: $(SPEEDUPS_STAMP)
@@ -41,3 +45,4 @@ bench: $(SPEEDUPS_STAMP)
 	$(VENV)/bin/python bench/edi.py
 	$(VENV)/bin/python bench/erp_sync.py
 	$(VENV)/bin/python bench/mrp.py
+	$(VENV)/bin/python bench/trace.py

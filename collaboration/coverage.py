@@ -3,8 +3,9 @@
 Pure functions on MRP results (``collaboration.mrp``):
 
 * ``order_coverage(result)``: per active production order, whether the purchased materials pegged
-  to it are there in time from *firm* supply (released stock, open PO lines, in-transit ASNs; not
-  the planned purchases MRP proposes), and the earliest feasible start.
+  to it are there in time from *firm* supply (released stock, open PO lines, in-transit ASNs, the
+  firm zone of delivery schedules the supplier acknowledged; not the planned purchases MRP
+  proposes), and the earliest feasible start.
 * ``lost_coverage(before, after)``: orders whose earliest start got later (or impossible) between
   two runs: the schedule-change proposals to push to the MES and raise Alerts for. Nothing is
   rescheduled here.
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Iterable, Optional
 
-from canonical_model.documents import Batch, PurchaseOrder, ShipmentNotice, supplier_lot
+from canonical_model.documents import Batch, DeliverySchedule, PurchaseOrder, ShipmentNotice, supplier_lot
 from collaboration.mrp import PSEUDO_ORDERS, MrpInput, MrpResult, run_mrp
 from hub.errors import SkippableError
 
@@ -84,7 +85,8 @@ def _material_availability(result: MrpResult, material_id: str
     """``(order, need day, quantity, available on)`` for one purchased material."""
     demand = sorted((day, order_id, qty) for day, orders in result.gross.get(material_id, {}).items()
                     for order_id, qty in orders.items() if order_id not in PSEUDO_ORDERS and qty > 0)
-    supply = sorted((r.date, r.ref, r.quantity) for r in result.receipts.get(material_id, ()))
+    supply = sorted((r.date, r.ref, r.quantity) for r in (*result.receipts.get(material_id, ()),
+                                                           *result.committed.get(material_id, ())))
     cumulative_supply = result.on_hand.get(material_id, ZERO)
     cumulative_demand = ZERO
     reached: Optional[dt.date] = None
@@ -149,7 +151,8 @@ def lost_coverage(before: MrpResult, after: MrpResult, order_materials: Optional
 
 # --------------------------------------------------------------------------- what-if scenarios
 def late_supplier(inp: MrpInput, supplier_id: str, days: int) -> MrpInput:
-    """Every open PO line and in-transit ASN of ``supplier_id`` arrives ``days`` later."""
+    """Every open PO line, in-transit ASN and acknowledged schedule line of ``supplier_id`` arrives
+    ``days`` later."""
     shift = dt.timedelta(days=days)
 
     def po(p: PurchaseOrder) -> PurchaseOrder:
@@ -164,8 +167,14 @@ def late_supplier(inp: MrpInput, supplier_id: str, days: int) -> MrpInput:
             return a
         return a.model_copy(update={"expected_arrival": (a.expected_arrival or a.ship_date or inp.plan_date) + shift})
 
+    def schedule(d: DeliverySchedule) -> DeliverySchedule:
+        if d.supplier_id != supplier_id:
+            return d
+        return d.model_copy(update={"lines": [line.model_copy(update={"date": line.date + shift}) for line in d.lines]})
+
     return dataclasses.replace(inp, purchase_orders=[po(p) for p in inp.purchase_orders],
-                               shipment_notices=[asn(a) for a in inp.shipment_notices])
+                               shipment_notices=[asn(a) for a in inp.shipment_notices],
+                               committed_schedules=[schedule(d) for d in inp.committed_schedules])
 
 
 def demand_change(inp: MrpInput, material_id: str, percent: Decimal) -> MrpInput:

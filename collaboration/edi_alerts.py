@@ -1,7 +1,9 @@
 """Alert rules of the EDI channel: duplicate interchanges and missing acknowledgements.
 
-Like collaboration/alerts.py, each rule is a pure function returning Alerts whose id is derived
-from the condition, so seeing the same condition again updates the same Alert.
+Like collaboration/alerts/ (matching.py, rules.py), each rule is a pure function returning Alerts
+whose id is derived from the condition, so seeing the same condition again updates the same Alert.
+``collaboration.alerts.rules.interchange_unacknowledged`` applies ``not_acknowledged`` to an
+InterchangeRow; mappings/alerting.yaml gives EDI_NOT_ACKNOWLEDGED the same 24 h as ESCALATE_AFTER.
 """
 from __future__ import annotations
 

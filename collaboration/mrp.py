@@ -58,8 +58,8 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
-from canonical_model.documents import (Batch, BillOfMaterials, Material, ProductionOrder, PurchaseOrder, Receipt,
-                                       ShipmentNotice, StockLevel, supplier_lot)
+from canonical_model.documents import (Batch, BillOfMaterials, DeliverySchedule, Material, ProductionOrder,
+                                       PurchaseOrder, Receipt, ShipmentNotice, StockLevel, supplier_lot)
 from hub.errors import FatalError, HubError, SkippableError
 from mappings.sourcing import PlanningParameters
 
@@ -187,6 +187,9 @@ class MrpInput:
     demand_statuses: frozenset[str] = ACTIVE_ORDER_STATUSES
     #: what-if: gross requirements of a material multiplied by a factor (1.2 = +20 %)
     demand_scale: Mapping[str, Decimal] = field(default_factory=dict)
+    #: delivery schedule versions the suppliers acknowledged: their firm lines are committed supply
+    #: for order coverage (``collaboration.coverage``), never for netting (they are MRP's own plan)
+    committed_schedules: Iterable[DeliverySchedule] = ()
     #: what-if: batches (by batch id, supplier lot or ERP lot number) that are not supply: their
     #: stock rows and in-transit ASN lines are left out (the PO line stays reduced by the ASN line)
     excluded_batches: frozenset[str] = frozenset()
@@ -243,6 +246,8 @@ class MrpResult:
     #: materials with a BOM (made, not bought)
     made: frozenset[str] = frozenset()
     warnings: list[HubError] = field(default_factory=list)
+    #: firm lines of acknowledged delivery schedules, base unit (coverage only, see MrpInput)
+    committed: dict[str, list[ScheduledReceipt]] = field(default_factory=dict)
 
     def for_material(self, material_id: str) -> list[NetRequirement]:
         return [r for r in self.requirements if r.material_id == material_id]
@@ -635,4 +640,19 @@ def run_mrp(inp: MrpInput) -> MrpResult:
     return MrpResult(plan_date=plan_date, requirements=requirements,
                      gross={m: dict(days) for m, days in gross.items()}, on_hand=on_hand, receipts=supply,
                      low_level_codes=levels, base_uom=base_uom, order_dates=order_dates,
-                     made=frozenset(structure), warnings=warnings)
+                     made=frozenset(structure), warnings=warnings,
+                     committed=_committed_supply(inp, base_uom))
+
+
+def _committed_supply(inp: MrpInput, base_uom: Mapping[str, str]) -> dict[str, list[ScheduledReceipt]]:
+    committed: dict[str, list[ScheduledReceipt]] = defaultdict(list)
+    for schedule in inp.committed_schedules:
+        for line in schedule.lines:
+            if line.commitment != "firm" or line.material_id not in base_uom:
+                continue
+            qty = inp.units.convert(line.material_id, line.quantity, line.uom, base_uom[line.material_id],
+                                    f"DeliverySchedule/{schedule.business_key} {line.material_id} {line.date}")
+            committed[line.material_id].append(ScheduledReceipt(
+                line.material_id, line.date, qty, "delivery_schedule",
+                f"{schedule.schedule_id} v{schedule.version}", schedule.supplier_id))
+    return dict(committed)

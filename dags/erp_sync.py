@@ -1,6 +1,6 @@
 """ERP -> hub: master data, BOMs, purchase and production orders, stock (Kingdee, U9 or U9 Cloud)."""
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
 
 from hub.airflow_support import DEFAULT_ARGS, classified
 
@@ -31,7 +31,18 @@ def erp_sync():
 
         return tasks.sync_erp_entity(entity)
 
-    sync_entity.expand(entity=entities())
+    @task(outlets=[Asset("hub://canonical/boms")])
+    def announce_bom_changes(names: list, counts: list):
+        """The asset event schedules plan_run; a run that changed no BOM emits none (skipped)."""
+        from airflow.exceptions import AirflowSkipException
+
+        boms = [c for name, c in zip(names, counts) if name == "boms"]
+        if not any(c["new"] or c["changed"] for c in boms):
+            raise AirflowSkipException("no BOM changed")
+        return boms[0]
+
+    names = entities()
+    announce_bom_changes(names, sync_entity.expand(entity=names))
 
 
 erp_sync()

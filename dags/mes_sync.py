@@ -1,6 +1,6 @@
 """MES -> hub: production orders and material consumption from Siemens Opcenter."""
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
 
 from hub.airflow_support import DEFAULT_ARGS, classified
 
@@ -38,7 +38,18 @@ def mes_sync():
 
         return tasks.sync_mes("consumption")
 
-    production_orders() >> incoming_batches() >> consumption()
+    @task(outlets=[Asset("hub://canonical/production_orders")])
+    def announce_order_changes(counts: dict):
+        """The asset event schedules plan_run; a run that changed nothing emits none (skipped)."""
+        from airflow.exceptions import AirflowSkipException
+
+        if not (counts["new"] or counts["changed"]):
+            raise AirflowSkipException("no production order changed")
+        return counts
+
+    orders = production_orders()
+    announce_order_changes(orders)
+    orders >> incoming_batches() >> consumption()
 
 
 mes_sync()

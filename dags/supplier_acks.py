@@ -14,7 +14,9 @@ partner sent (and any other pending outbox file for that partner) to the partner
 `in/` folder, registering each interchange sent. Then, once for all partners: every
 interchange we sent that the partner has not acknowledged by its deadline (profile
 `acks.deadline_hours`, default 24 h) is marked `overdue` and raises an `EDI_NOT_ACKNOWLEDGED`
-Alert for the partner; a late ack resolves it. **On failure**: `SFTP_*` = check the partner's
+Alert for the partner; a late ack resolves it. Acks of delivery schedules (DELFOR / 830) are
+written to the schedule's audit trail, and a schedule version unanswered past the deadline
+raises `PLAN_CHANGE_UNACKNOWLEDGED`. **On failure**: `SFTP_*` = check the partner's
 Connection (files stay in the outbox); `OUTBOX_FAILED` = see the outbox row's error.
 """,
 )
@@ -39,7 +41,14 @@ def supplier_acks():
 
         return tasks.check_overdue_acks()
 
-    deliver_acks.expand(partner_id=partners()) >> check_overdue_acks()
+    @task
+    @classified
+    def schedule_acks():
+        from hub import tasks
+
+        return tasks.collect_schedule_acks()
+
+    deliver_acks.expand(partner_id=partners()) >> check_overdue_acks() >> schedule_acks()
 
 
 supplier_acks()

@@ -13,6 +13,11 @@ from hub.cli_b2mml import app as b2mml_app
 from hub.cli_erp import app as erp_app
 from hub.cli_serve import serve as serve_command
 from hub.cli_whatif import whatif as whatif_command
+from hub.cli_alerts import app as alerts_app
+from hub.cli_audit import audit as audit_command
+from hub.cli_report import report as report_command
+from hub.cli_scorecard import scorecard as scorecard_command
+from hub.cli_trace import trace as trace_command
 from hub.cli_partner import app as partner_app
 
 app = typer.Typer(help="mes-hub: the MES-centred supplier integration hub.", no_args_is_help=True,
@@ -25,8 +30,13 @@ app.add_typer(edi_app, name="edi")
 app.add_typer(partner_app, name="partner")
 app.add_typer(erp_app, name="erp")
 app.add_typer(b2mml_app, name="b2mml")
+app.add_typer(alerts_app, name="alerts")
 app.command("serve")(serve_command)
 app.command(name="whatif")(whatif_command)
+app.command(name="audit")(audit_command)
+app.command(name="trace")(trace_command)
+app.command(name="scorecard")(scorecard_command)
+app.command(name="report")(report_command)
 
 
 def _store():
@@ -47,6 +57,11 @@ def demo() -> None:
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(1)
     typer.echo(render(rows, ("stage", "count", "detail")))
+    try:
+        typer.echo("\n" + demo_story.epilogue())
+    except demo_story.DemoFailed as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

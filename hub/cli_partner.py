@@ -71,6 +71,20 @@ def check_profile(profile_path: Path, connect: bool = False) -> list[RuleResult]
     return results
 
 
+def _check_schedule_writer(rule: str, settings) -> RuleResult:
+    """Delivery schedules are written by code (DELFOR / 830 / sheets) or published to the portal, not mapped."""
+    from adapters.edi.delivery_schedules import SUPPORTED_EDI
+
+    if settings.format == "portal":
+        return _ok(rule, "published to the Jiandaoyun portal form delivery_schedule_form; no mapping file")
+    if settings.format in ("csv", "xlsx"):
+        return _ok(rule, f"written as a {settings.format} sheet by adapters/sftp/spreadsheets.py; no mapping file")
+    if SUPPORTED_EDI.get(settings.format) != (settings.message, settings.version):
+        wanted = " ".join(SUPPORTED_EDI[settings.format]) if settings.format in SUPPORTED_EDI else "?"
+        return _fail(rule, f"the hub writes {settings.format} delivery schedules as {wanted} only")
+    return _ok(rule, "written by adapters/edi/delivery_schedules.py; no mapping file")
+
+
 def _check_message(key: str, settings) -> list[RuleResult]:
     from hub.errors import HubError
     from hub.partners import MESSAGE_DOCUMENTS, display_path
@@ -78,6 +92,8 @@ def _check_message(key: str, settings) -> list[RuleResult]:
     from mappings.golden import discover, run_case
 
     rule = f"message {key} ({settings.describe()})"
+    if key == "delivery_schedule":
+        return [_check_schedule_writer(rule, settings)]
     path = settings.mapping_path()
     if path is None:
         return [_ok(rule, "read through the canonical template columns (hub partner template); no mapping file")]

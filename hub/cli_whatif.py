@@ -49,24 +49,14 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 def _load_input(plan_date: dt.date):
     from canonical_model.store import documents, open_store
-    from collaboration.mrp import MrpInput, UnitConverter
-    from mappings.sourcing import load_planning, load_sourcing, planning_with_defaults
+    from hub.flows.schedules import load_plan_input
 
     store = open_store()
     try:
         with store.session() as session:
-            def current(doc_type: str) -> list:
-                return list(documents.current(session, doc_type))
-
-            loaded = {name: current(doc_type) for name, doc_type in (
-                ("materials", "Material"), ("boms", "BillOfMaterials"), ("production_orders", "ProductionOrder"),
-                ("stock", "StockLevel"), ("batches", "Batch"), ("purchase_orders", "PurchaseOrder"),
-                ("receipts", "Receipt"), ("shipment_notices", "ShipmentNotice"))}
-            suppliers = {p.party_id for p in current("Party")}
+            return load_plan_input(session, plan_date), {p.party_id for p in documents.current(session, "Party")}
     finally:
         store.dispose()
-    planning = planning_with_defaults(load_planning(), load_sourcing())
-    return MrpInput(plan_date=plan_date, planning=planning, units=UnitConverter.load(), **loaded), suppliers
 
 
 @app.callback(invoke_without_command=True)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from hub import runtime
@@ -51,43 +54,159 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
 
     store = open_store()
     try:
-        with runtime.services(var, ports, logs):
+        with runtime.services(var, ports, logs), ExitStack() as stack:
             echo(f"services up: {', '.join(runtime.service_names(ports))} (logs in {logs})")
-            for dag_id in ("erp_sync", "mes_sync", "supplier_orders_out", "supplier_portal"):
-                run_dag(dag_id, logs, echo)
+            api = start_airflow_api(ports, logs, stack)
+            dags = stack.enter_context(DagRunner(logs / "dags.log", echo))
+            dags.run("erp_sync", "mes_sync")
+            run_plan(dags, api, var, ports, echo)
+            dags.run("supplier_orders_out", "supplier_portal")
             play_portal_supplier(store, ports, echo)
+            play_portal_schedule(ports, echo)
             uploaded = play_suppliers(echo)
             wait_for_min_file_age(uploaded, echo)
-            for dag_id in ("supplier_inbound", "supplier_acks", "wms_expected_receipts"):
-                run_dag(dag_id, logs, echo)
+            dags.run("supplier_inbound", "supplier_acks", "wms_expected_receipts")
             play_warehouse(store, ports, echo)
-            for dag_id in ("events", "wms_receipts_to_erp"):
-                run_dag(dag_id, logs, echo)
+            dags.run("events", "wms_receipts_to_erp")
             play_quality(store, ports, echo)
-            for dag_id in ("events", "mes_sync"):
-                run_dag(dag_id, logs, echo)
+            play_plan_change(ports, echo)
+            dags.run("events", "mes_sync", "wms_sync")
+            run_plan(dags, api, var, ports, echo)
+            play_portal_schedule(ports, echo)
+            uploaded = play_suppliers(echo)
+            wait_for_min_file_age(uploaded, echo)
+            play_lab_result(store, ports, echo)
+            dags.run("supplier_inbound", "supplier_acks", "events")
         return stage_table(store)
     finally:
         store.dispose()
 
 
-def run_dag(dag_id: str, logs: Path, echo) -> None:
-    started = time.monotonic()
-    airflow("dags", "test", dag_id, log=logs / f"dag-{dag_id}.log")
-    echo(f"  DAG {dag_id}: success ({time.monotonic() - started:.1f}s)")
+class DagRunner:
+    """One ``hub.dag_runner`` process for the whole story: each DAG runs as ``airflow dags test``
+    would run it, without paying Airflow's start-up again for every run. Its log: ``var/logs/dags.log``."""
+
+    def __init__(self, log: Path, echo) -> None:
+        self.log, self.echo = log, echo
+        read_fd, write_fd = os.pipe()
+        self._out = open(log, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "hub.dag_runner", "--results-fd", str(write_fd)],
+                                        cwd=runtime.REPO_ROOT, env=os.environ.copy(), stdin=subprocess.PIPE,
+                                        stdout=self._out, stderr=subprocess.STDOUT, pass_fds=(write_fd,))
+        os.close(write_fd)
+        self._results: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(os.fdopen(read_fd, "r"),), daemon=True).start()
+
+    def _read(self, results) -> None:
+        for line in results:
+            self._results.put(json.loads(line))
+        self._results.put(None)  # the runner is gone
+
+    def __enter__(self) -> "DagRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._out.close()
+
+    def start(self, dag_id: str) -> None:
+        self.process.stdin.write(f"{dag_id}\n".encode())
+        self.process.stdin.flush()
+
+    def result(self, timeout: float | None = None) -> dict | None:
+        """The next finished run; None when ``timeout`` passed first."""
+        try:
+            outcome = self._results.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if outcome is None:
+            raise DemoFailed(f"the DAG runner exited {self.process.poll()}; last lines of {self.log}:\n" + self._tail())
+        if outcome["state"] != "success":
+            raise DemoFailed(f"DAG {outcome['dag_id']} ended {outcome['state']}"
+                             f"{': ' + outcome['error'] if outcome['error'] else ''}; last lines of {self.log}:\n"
+                             + self._tail())
+        return outcome
+
+    def run(self, *dag_ids: str) -> None:
+        for dag_id in dag_ids:
+            self.start(dag_id)
+            outcome = self.result()
+            self.echo(f"  DAG {dag_id}: success ({outcome['seconds']:.1f}s)")
+
+    def _tail(self) -> str:
+        self._out.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-25:])
+
+
+def start_airflow_api(ports: runtime.Ports, logs: Path, stack: ExitStack) -> subprocess.Popen:
+    """Airflow's api-server on the demo's metadata DB: the planner answers approvals through it.
+    Started early: it needs 10-20 s to listen, which the first DAG runs cover. Stopped with ``stack``."""
+    airflow_bin = Path(sys.executable).with_name("airflow")
+    log = stack.enter_context(open(logs / "airflow-api-server.log", "ab"))
+    # one worker: the demo's planner is the only client; its own process group, so stopping it
+    # stops the uvicorn worker it forks as well
+    process = subprocess.Popen([str(airflow_bin), "api-server", "--host", "127.0.0.1", "--port",
+                                str(ports.airflow_api), "--workers", "1"], cwd=runtime.REPO_ROOT,
+                               env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.callback(runtime.stop_process_group, process)
+    return process
+
+
+PLAN_COMMENT = "MO-2026-0003 raised to 400 by production control; suppliers informed by phone"
+
+
+def run_plan(dags: DagRunner, api: subprocess.Popen, var: Path, ports: runtime.Ports, echo) -> None:
+    """``plan_run``; when it waits for approval, the planner approves it through Airflow's REST API
+    (as a person would in the UI's Required Actions)."""
+    from hub.airflow_hitl import AirflowHitlClient, answer_while_running
+
+    runtime.wait_for_port(ports.airflow_api, api, "airflow api-server", timeout=180)
+    passwords = json.loads((var / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+    client = AirflowHitlClient(f"http://127.0.0.1:{ports.airflow_api}", "planner", passwords["planner"])
+    dags.start("plan_run")
+    finished: list[dict] = []
+
+    def running() -> bool:
+        outcome = dags.result(timeout=0.5)
+        if outcome is not None:
+            finished.append(outcome)
+        return not finished
+
+    answered = answer_while_running(client, "plan_run", running,
+                                    decide=lambda task: ("Approve", {"comment": PLAN_COMMENT}), poll_seconds=0.5)
+    approvals = f"; the planner approved {len(answered)} firm-zone change request(s) through the Airflow API" \
+        if answered else ""
+    echo(f"  DAG plan_run: success ({finished[0]['seconds']:.1f}s){approvals}")
+
+
+def play_plan_change(ports: runtime.Ports, echo) -> None:
+    """Production control raises MO-2026-0003 (next week, inside the suppliers' firm zone) in the MES."""
+    import requests
+
+    answer = requests.post(f"http://127.0.0.1:{ports.opcenter}/__sim/order-plan", timeout=10,
+                           json={"order": "MO-2026-0003", "quantity": 400})
+    if answer.status_code != 200:
+        raise DemoFailed(f"the Opcenter simulator refused the plan change: HTTP {answer.status_code} {answer.text[:200]}")
+    echo("  production control raised MO-2026-0003 from 300 to 400 in the MES")
 
 
 def play_suppliers(echo) -> int:
     """Each supplier answers the ORDERS waiting in its folder (simulated partner, real SFTP)."""
     from hub.partners import load_partners
-    from simulators.supplier import SupplierScenario, respond_to_orders
+    from simulators.supplier import SupplierScenario, acknowledge_schedules, respond_to_orders
 
     total = 0
     for n, profile in enumerate(sorted(load_partners().values(), key=lambda p: p.partner_id)):
         scenario = SupplierScenario(partner_id=profile.partner_id, our_id=profile.edi.their_id,
                                     hub_id=profile.edi.our_id, short_supplier=n == 0, sloppy_supplier=n == 1)
-        names = respond_to_orders(profile.sftp_config(), scenario,
-                                  today=dt.date.today())
+        names = respond_to_orders(profile.sftp_config(), scenario, today=dt.date.today())
+        names += acknowledge_schedules(profile.sftp_config(), scenario)
         echo(f"  supplier {profile.partner_id} uploaded {len(names)} file(s)")
         total += len(names)
     return total
@@ -173,16 +292,75 @@ def play_portal_supplier(store, ports: runtime.Ports, echo) -> None:
          f"webhook HTTP {answer.get('push', {}).get('status')}")
 
 
-def play_quality(store, ports: runtime.Ports, echo) -> None:
-    """QC releases the received bearing batch (1.02.0033 from SUP-001) that production order MO-2026-0002 needs."""
+def play_portal_schedule(ports: runtime.Ports, echo) -> None:
+    """SUP-002 reads its delivery schedule in the portal and acknowledges every version waiting for
+    an answer (its own account, sup002); the signed webhook reaches the ingress API."""
+    import requests
+
+    base = f"http://127.0.0.1:{ports.jiandaoyun}/__sim"
+    form = runtime.JIANDAOYUN_FORMS["delivery_schedule_form"]
+    records = requests.get(f"{base}/records", params={"entry_id": form}, timeout=10).json()["records"]
+    waiting = [r for r in records if r.get("supplier_id") == "SUP-002" and not r.get("response")]
+    for record in waiting:
+        answer = requests.post(f"{base}/ui/update", timeout=10, json={
+            "entry_id": form, "data_id": record["_id"], "user": "sup002", "data": {"response": "确认"}}).json()
+        echo(f"  supplier SUP-002 acknowledged delivery schedule {record['hub_key']} in the portal: "
+             f"webhook HTTP {answer.get('push', {}).get('status')}")
+
+
+#: the lab's late finding: the bearing lot production order MO-2026-0002 already consumed
+RECALLED_BATCH = "SUP-001:BCGDD000101-1"
+
+
+def play_lab_result(store, ports: runtime.Ports, echo) -> None:
+    """The lab rejects a bearing batch after production consumed it: the WMS reports the decision,
+    the hub records the failed inspection and alerts quality with the orders it reached."""
     from canonical_model.store import documents
 
     with store.session() as s:
-        batches = [b for b in documents.current(s, "Batch") if b.material_id == "1.02.0033" and b.supplier_id == "SUP-001"
-                   and b.status == "quarantined"]
+        if any(i.batch_id == RECALLED_BATCH for i in documents.current(s, "Inspection")):
+            echo(f"  the lab's rejection of {RECALLED_BATCH} is already recorded")
+            return
     token = runtime.load_secrets(runtime.var_dir())["wms_ingress_token"]
-    for batch in batches[:1]:
+    event = {"type": "qc", "qc": {"batch_id": RECALLED_BATCH, "status": "rejected",
+                                  "reason": "raceway hardness 52 HRC < 58 HRC (lab report L-2611-031)"}}
+    status = post_event(ports, "/events/wms", token, event)
+    echo(f"  the lab rejected batch {RECALLED_BATCH} after production used it (WMS event: HTTP {status})")
+
+
+EPILOGUE = (("open alerts", ("alerts", "list", "--status", "open")),
+            (f"trace of the rejected batch {RECALLED_BATCH}", ("trace", RECALLED_BATCH)),
+            ("supplier scorecards", ("scorecard",)),
+            ("audit trail of delivery schedule DS-SUP-001", ("audit", "--subject", "DS-SUP-001")),
+            ("report", ("report",)))
+
+
+def epilogue() -> str:
+    """What people look at after the story: the CLI's own output, each under a heading."""
+    hub_bin = Path(sys.executable).with_name("hub")
+    parts = []
+    for title, args in EPILOGUE:
+        done = subprocess.run([str(hub_bin), *args], cwd=runtime.REPO_ROOT, env=os.environ.copy(),
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise DemoFailed(f"`hub {' '.join(args)}` exited {done.returncode}: {done.stderr[-2000:]}")
+        parts.append(f"== {title} (hub {' '.join(args)})\n{done.stdout.rstrip()}")
+    return "\n\n".join(parts)
+
+
+def play_quality(store, ports: runtime.Ports, echo) -> None:
+    """QC releases the received batches (the WMS reports each decision through the ingress API);
+    the bearing batch 1.02.0033 from SUP-001 is what production order MO-2026-0002 waits for."""
+    from canonical_model.store import documents
+
+    with store.session() as s:
+        batches = sorted((b for b in documents.current(s, "Batch") if b.status == "quarantined"),
+                         key=lambda b: b.batch_id)
+    token = runtime.load_secrets(runtime.var_dir())["wms_ingress_token"]
+    for batch in batches:
         event = {"type": "qc", "qc": {"supplier_id": batch.supplier_id, "batch_number": batch.supplier_batch_number,
                                       "status": "released"}}
-        status = post_event(ports, "/events/wms", token, event)
-        echo(f"  QC released batch {batch.batch_id} (WMS event via the ingress API: HTTP {status})")
+        post_event(ports, "/events/wms", token, event)
+    if batches:
+        echo(f"  QC released {len(batches)} batch(es): {', '.join(b.batch_id for b in batches)} "
+             "(WMS events via the ingress API)")

@@ -50,7 +50,7 @@ TEMPLATE_PATH = Path(__file__).resolve().parent / "partner_template.yaml"
 PARTNER_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 
 Stage = Literal["pilot", "parallel", "live"]
-MessageFormat = Literal["edifact", "x12", "csv", "xlsx"]
+MessageFormat = Literal["edifact", "x12", "csv", "xlsx", "portal"]
 MessageKey = Literal["asn", "order_response", "inventory_report", "receiving_advice", "invoice",
                      "orders", "order_change", "delivery_schedule"]
 
@@ -148,7 +148,7 @@ class MessageSettings(_Strict):
     def _edi_needs_message_and_version(self) -> "MessageSettings":
         if self.format in ("edifact", "x12") and not (self.message and self.version):
             raise ValueError(f"format {self.format} needs message and version (e.g. message: DESADV, version: D96A)")
-        if self.format in ("csv", "xlsx") and (self.message or self.version):
+        if self.format in ("csv", "xlsx", "portal") and (self.message or self.version):
             raise ValueError(f"format {self.format} takes no message/version (the canonical template defines the columns)")
         return self
 
@@ -173,6 +173,12 @@ class AckPolicy(_Strict):
     deadline_hours: int = Field(default=24, gt=0)       # ... within this time, else an Alert
 
 
+class ScheduleSettings(_Strict):
+    """Delivery schedules (DELFOR / 830 / portal / sheet) we send them: hub/flows/schedules.py."""
+    firm_days: int = Field(default=14, ge=0)     # days from the plan date whose changes need approval
+    horizon_days: int = Field(default=90, gt=0)  # how far ahead the schedule reaches
+
+
 class Identity(_Strict):
     names: dict[str, str] = {}              # language -> name, e.g. zh: 华东轴承, en: East China Bearings
     #: header language of the CSV/XLSX templates we send them (adapters/tabular/templates.py)
@@ -195,6 +201,7 @@ class PartnerProfile(_Strict):
     messages: dict[MessageKey, MessageSettings] = {}
     inbound: InboundSettings = InboundSettings()
     acks: AckPolicy = AckPolicy()
+    schedule: ScheduleSettings = ScheduleSettings()
     #: table -> {their code: canonical}, see the module doc
     crosswalks: dict[str, dict[str, str]] = {}
 
@@ -203,6 +210,14 @@ class PartnerProfile(_Strict):
     def _plain_id(cls, value: str) -> str:
         if not PARTNER_ID_RE.match(value):
             raise ValueError(f"partner_id {value!r} must match {PARTNER_ID_RE.pattern} (upper case, digits, - or _)")
+        return value
+
+    @field_validator("messages")
+    @classmethod
+    def _portal_only_for_schedules(cls, value: dict[str, MessageSettings]) -> dict[str, MessageSettings]:
+        wrong = sorted(k for k, m in value.items() if m.format == "portal" and k != "delivery_schedule")
+        if wrong:
+            raise ValueError(f"format portal (the Jiandaoyun supplier portal) is for delivery_schedule only, not {wrong}")
         return value
 
     @field_validator("timezone")
@@ -284,7 +299,7 @@ class _Marks:
         return None
 
 
-def _compose(text: str, display: str) -> tuple[Any, _Marks]:
+def compose_with_lines(text: str, display: str) -> tuple[Any, _Marks]:
     marks = _Marks()
     loader = yaml.SafeLoader(text)
     try:
@@ -333,7 +348,7 @@ def display_path(path: Path) -> str:
 
 def parse_profile(text: str, display: str = "<profile>", expected_id: Optional[str] = None) -> PartnerProfile:
     """Validate profile ``text``; ``FatalError PARTNER_PROFILE_INVALID`` at ``file:line``."""
-    data, marks = _compose(text, display)
+    data, marks = compose_with_lines(text, display)
     if not isinstance(data, dict):
         raise FatalError("PARTNER_PROFILE_INVALID", "a profile is a YAML mapping (key: value lines)", f"{display}:1")
     try:

@@ -38,16 +38,18 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
         batches = len({line.batch_id for r in documents.current(s, "Receipt") for line in r.lines if line.batch_id})
         suppliers = sum(1 for p in documents.current(s, "Party") if p.role == "supplier")
         materials = documents.count_current(s, "Material")
-        masters = suppliers + materials
+        boms = documents.count_current(s, "BillOfMaterials")
+        masters = suppliers + materials + boms
         portal_answers = sum(1 for r in documents.current(s, "OrderResponse")
                              if r.source is not None and r.source.system == "jiandaoyun")
         event_sources = Counter(s.scalars(select(EventRow.source)))
         consumed = [f"{b.batch_id} -> {', '.join(l.ref for l in b.links if l.relation == 'consumed_by')}"
                     for b in documents.current(s, "Batch") if any(l.relation == "consumed_by" for l in b.links)]
         return [
-            ("master data pulled (ERP)", masters, f"{suppliers} supplier(s), {materials} material(s)"),
+            ("master data pulled (ERP)", masters, f"{suppliers} supplier(s), {materials} material(s), {boms} BOM(s)"),
             ("POs pulled (ERP)", documents.count_current(s, "PurchaseOrder"), ""),
             ("production orders (MES)", documents.count_current(s, "ProductionOrder"), ""),
+            *_planning_rows(s),
             ("supplier answers (portal webhook)", portal_answers, ""),
             ("ORDERS sent (SFTP)", sent("supplier_sftp", "ORDERS"), waiting("supplier_sftp", "ORDERS")),
             ("supplier files in", files, f"{dup_files} duplicate drop(s) ignored" if dup_files else ""),
@@ -61,6 +63,37 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
             ("batches consumed by production orders", len(consumed), ", ".join(consumed)),
             ("alerts open", sum(alert_types.values()), _detail(alert_types)),
         ]
+
+
+def _planning_rows(s) -> list[tuple[str, int, str]]:
+    """Plan run: purchase tasks of the current schedules, versions sent, approvals, acknowledgements."""
+    from hub.flows.schedules import SUBJECT
+
+    trail = list(s.scalars(select(AuditRow).where(AuditRow.subject_type == SUBJECT).order_by(AuditRow.id)))
+    current = {d.schedule_id: d.version for d in documents.current(s, SUBJECT)}
+    tasks = {r.subject_key: len(r.details.get("purchase_tasks", [])) for r in trail
+             if r.action == "schedule_proposed" and r.details.get("version") == current.get(r.subject_key)}
+    sent = [r for r in trail if r.action == "schedule_sent"]
+    approved = [r for r in trail if r.action == "schedule_approved"]
+    acknowledged = [r for r in trail if r.action == "schedule_acknowledged"]
+
+    def versions(rows: list[AuditRow], with_channel: bool = False) -> str:
+        by_subject: dict[str, list[str]] = {}
+        for r in rows:
+            label = f"v{r.details['version']}" + (f" {r.details['channel']}" if with_channel else "")
+            by_subject.setdefault(r.subject_key, []).append(label)
+        return "; ".join(f"{k} {', '.join(v)}" for k, v in sorted(by_subject.items()))
+
+    proposals = s.scalar(select(func.count()).select_from(AuditRow).where(
+        AuditRow.action == "schedule_change_proposed")) or 0
+    return [
+        ("purchase tasks proposed (MRP)", sum(tasks.values()), _detail(Counter(tasks))),
+        ("delivery schedules sent", len(sent), versions(sent, with_channel=True)),
+        ("plan changes approved (Airflow)", len(approved),
+         ", ".join(sorted({f"by {r.actor}" for r in approved}))),
+        ("schedule acknowledgements", len(acknowledged), versions(acknowledged)),
+        ("schedule-change proposals (MES)", proposals, ""),
+    ]
 
 
 def _detail(counter: Counter) -> str:

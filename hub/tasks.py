@@ -193,3 +193,102 @@ def check_overdue_acks() -> dict:
 
     with _store() as store:
         return run(store)
+
+
+# ------------------------------------------------------------------------------ plan run
+def _plan_now():
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.date(), now
+
+
+def plan_propose() -> dict:
+    """MRP -> allocation -> a schedule version per supplier; what waits for the planner."""
+    from hub.flows.schedules import approval_summary, collect_acks, pending_approvals, propose
+
+    plan_date, now = _plan_now()
+    with _store() as store:
+        acks = collect_acks(store, now=now)  # answers to earlier versions first: they are the diff's base
+        proposal = propose(store, plan_date=plan_date, now=now)
+        pending = pending_approvals(store)
+    return {**proposal.as_dict(), "acks": acks, "pending": [p.as_dict() for p in pending],
+            "approval_body": approval_summary(pending)}
+
+
+def collect_schedule_acks() -> dict:
+    from hub.flows.schedules import collect_acks
+
+    _, now = _plan_now()
+    with _store() as store:
+        return collect_acks(store, now=now)
+
+
+def plan_decide(pending: list[dict], response: dict) -> dict:
+    """Apply the human-in-the-loop answer (Approve / Reject + comment) to every version it covered."""
+    import datetime as dt
+
+    from hub.flows.schedules import decide
+
+    chosen = response.get("chosen_options") or []
+    user = response.get("responded_by_user") or {}
+    by = f"airflow:{user.get('name') or user.get('id') or 'unknown'}"
+    comment = (response.get("params_input") or {}).get("comment")
+    at = response.get("responded_at")
+    at = dt.datetime.fromisoformat(at) if isinstance(at, str) else (at or dt.datetime.now(dt.timezone.utc))
+    approved = chosen == ["Approve"]
+    with _store() as store:
+        decided = sum(decide(store, p["schedule_id"], p["version"], approved=approved, by=by, at=at, comment=comment)
+                      for p in pending)
+    return {"decision": "approved" if approved else "rejected", "by": by, "versions": decided}
+
+
+def plan_send() -> dict:
+    """Release what may go, deliver it to each partner's channel, audit what was sent."""
+    from hub.flows.schedules import record_sent, release
+    from hub.flows.supplier_orders import deliver_outbox
+    from hub.partners import load_partners
+
+    _, now = _plan_now()
+    partners = load_partners()
+    portal = None
+    if any(getattr(p.messages.get("delivery_schedule"), "format", None) == "portal" for p in partners.values()):
+        from adapters.jiandaoyun.forms import JiandaoyunForms
+
+        portal = JiandaoyunForms()
+    with _store() as store:
+        counts = release(store, now=now, portal=portal)
+        delivered = {pid: _report(deliver_outbox(store, pid))["sent"] for pid in sorted(partners)}
+        return {**counts, "delivered": delivered, "recorded_sent": record_sent(store)}
+
+
+def plan_mes_proposals() -> dict:
+    from adapters.opcenter.mes import OpcenterMes
+    from hub.flows.schedules import propose_mes_changes
+
+    plan_date, now = _plan_now()
+    with _store() as store, OpcenterMes() as mes:
+        return propose_mes_changes(store, mes, plan_date=plan_date, now=now)
+
+
+# ------------------------------------------------------------------------------ alerts
+def alert_sweep() -> dict:
+    """Raise PUSH_FAILING for outbox targets past their SLA, escalate alerts nobody acknowledged in
+    time and notify every open alert not yet told at its current level (collaboration/alerts)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from canonical_model.store.tables import OutboxRow
+    from collaboration.alerts import escalate_overdue, load_config, notify_pending, raise_alert
+    from collaboration.alerts.rules import push_failing
+
+    now = dt.datetime.now(dt.timezone.utc)
+    config = load_config()
+    with _store() as store, store.session() as session:
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.status != "sent")).all()
+        opened = sum(raise_alert(session, alert, now=now, actor="rules", config=config)[1]
+                     for alert in push_failing(rows, now=now, sla=config.push_sla))
+        escalated = escalate_overdue(session, now=now, config=config)
+        notified = notify_pending(session, now=now, config=config)
+    return {"push_failing_opened": opened, "escalated": len(escalated), "notified": len(notified)}

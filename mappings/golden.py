@@ -50,12 +50,15 @@ class GoldenResult:
 
 # Not mappings: partner profiles (mappings/partners/<id>.yaml) and the golden fixtures themselves.
 _NOT_MAPPINGS = {"partners", "crosswalks", "golden", "tabular"}
+#: settings files under mappings/ that configure the hub, not record mappings
+_NOT_MAPPING_FILES = {"scorecard.yaml", "alerting.yaml"}
 
 
 def mapping_files(path: Optional[Path | str] = None) -> list[Path]:
     """Every mapping YAML under ``path`` (default: ``mappings/``)."""
     root = Path(path) if path is not None else MAPPINGS_DIR
-    return sorted(p for p in root.rglob("*.yaml") if not _NOT_MAPPINGS & set(p.relative_to(root).parts[:-1]))
+    return sorted(p for p in root.rglob("*.yaml") if not _NOT_MAPPINGS & set(p.relative_to(root).parts[:-1])
+                  and p.relative_to(root).as_posix() not in _NOT_MAPPING_FILES)
 
 
 def discover(path: Optional[Path | str] = None) -> list[GoldenCase]:

@@ -1,4 +1,5 @@
-"""A supplier, played over the real SFTP protocol: reads our ORDERS, answers with DESADVs.
+"""A supplier, played over the real SFTP protocol: reads our ORDERS, answers with DESADVs, and
+acknowledges our delivery schedules (DELFOR / 830) with a CONTRL / 997.
 
 The scenario is fixed so the demo tells the same story every time:
 
@@ -10,19 +11,30 @@ The scenario is fixed so the demo tells the same story every time:
   (the hub must quarantine it: PO_NOT_FOUND) and drops its first good file a second time under
   another name (the hub must recognise the duplicate).
 
-An ORDERS file is archived on the server once answered, so answering again is a no-op.
+An ORDERS file is archived on the server once answered, so answering again is a no-op; so is a
+DELFOR / 830 once acknowledged (:func:`acknowledge_schedules`). Each of the two leaves the other's
+files where they are. The acknowledgement is the real syntax verdict of our own ack writer
+(adapters/edi/acks.py), so a well-formed schedule gets a positive CONTRL / 997 and a broken one
+would be rejected, as a real translator would.
 """
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 
+from adapters.edi import acks as edi_acks
+from adapters.edi.edifact import UTF8_BOM, detect_format, parse_interchanges
 from adapters.edi.messages import shipment_notice_to_desadv
 from adapters.sftp.config import SftpConfig
 from adapters.sftp.hook import SftpHook
 from canonical_model.documents import PurchaseOrder, ShipmentNotice, ShipmentNoticeLine
+from hub.errors import HubError
 from hub.translate import translate
+
+#: message types of a delivery schedule: the hub's DELFOR D96A and X12 830
+SCHEDULE_MESSAGES = {"DELFOR", "830"}
 
 
 @dataclass
@@ -39,9 +51,13 @@ def respond_to_orders(config: SftpConfig, scenario: SupplierScenario, today: dt.
     config = config.model_copy(update={"min_file_age_seconds": 0})
     uploaded: list[str] = []
     with SftpHook(config) as sftp:
-        orders = sorted(sftp.list_ready(config.outbox_folder), key=lambda f: f.name)
-        for number, remote in enumerate(orders):
-            result = translate(sftp.read_bytes(remote.path), remote.name)
+        orders = []
+        for remote in sorted(sftp.list_ready(config.outbox_folder), key=lambda f: f.name):
+            content = sftp.read_bytes(remote.path)
+            if not message_types(content, remote.name) & SCHEDULE_MESSAGES:  # schedules: acknowledge_schedules
+                orders.append((remote, content))
+        for number, (remote, content) in enumerate(orders):
+            result = translate(content, remote.name)
             for po in (d for d in result.documents if isinstance(d, PurchaseOrder)):
                 short = scenario.short_supplier and number == 0
                 asn = _shipment_for(po, today, short_last_line=short)
@@ -56,6 +72,52 @@ def respond_to_orders(config: SftpConfig, scenario: SupplierScenario, today: dt.
                         _desadv(bogus, scenario, control_ref="999999")))
             sftp.archive(remote.path)
     return uploaded
+
+
+def acknowledge_schedules(config: SftpConfig, scenario: SupplierScenario) -> list[str]:
+    """Acknowledge every unanswered DELFOR / 830 in the supplier's ``in/`` folder with a CONTRL /
+    997 in its ``out/`` folder, then archive the schedule; return the uploaded names."""
+    config = config.model_copy(update={"min_file_age_seconds": 0})
+    uploaded: list[str] = []
+    with SftpHook(config) as sftp:
+        for remote in sorted(sftp.list_ready(config.outbox_folder), key=lambda f: f.name):
+            data = sftp.read_bytes(remote.path)
+            if not message_types(data, remote.name) & SCHEDULE_MESSAGES:
+                continue  # ORDERS are respond_to_orders' business; our own acks are never answered
+            name, ack = _schedule_ack(data, remote.name, scenario)
+            uploaded.append(sftp.upload_atomic(config.inbox_folder, name, ack))
+            sftp.archive(remote.path)
+    return uploaded
+
+
+def message_types(data: bytes, filename: str) -> set[str]:
+    """Message types (EDIFACT UNH 0065, X12 ST01) in an EDI file; empty for anything else."""
+    fmt = detect_format(data[:512].removeprefix(UTF8_BOM).lstrip(b" \t\r\n"))
+    try:
+        if fmt == "edifact":
+            return {m.type for inter in parse_interchanges(data, filename) for m in inter.iter_messages()}
+        if fmt == "x12":
+            from adapters.edi import x12
+
+            return {t.set_id for inter in x12.parse_interchanges(data, filename) for t in inter.iter_transactions()}
+    except HubError:
+        pass  # unreadable: not a schedule we could acknowledge
+    return set()
+
+
+def _schedule_ack(data: bytes, filename: str, scenario: SupplierScenario) -> tuple[str, bytes]:
+    acks = edi_acks.acks_for(data, filename)
+    subject = acks[0].interchange_ref
+    # the supplier's own control number, derived from ours so a rerun writes the same file
+    digits = "".join(c for c in subject if c.isdigit())
+    control_ref = str(800_000_000 + (int(digits) if digits == subject else zlib.crc32(subject.encode())) % 10**8)
+    prepared = dt.datetime(2026, 1, 1)
+    if acks[0].kind == "CONTRL":
+        ack = edi_acks.write_acks(acks, control_ref, our_id=scenario.our_id, their_id=scenario.hub_id,
+                                  prepared=prepared)
+        return f"CONTRL_{subject}.edi", ack
+    # X12: the ISA ids of the subject turned round (the scenario's ids are the EDIFACT ones)
+    return f"997_{subject}.x12", edi_acks.write_acks(acks, control_ref, prepared=prepared)
 
 
 def _shipment_for(po: PurchaseOrder, today: dt.date, short_last_line: bool = False) -> ShipmentNotice:

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Optional
 
 from adapters.edi.writer import EdifactWriter
-from canonical_model.documents import DeliverySchedule, PurchaseOrder, PurchaseOrderLine, ShipmentNotice
+from canonical_model.documents import PurchaseOrder, PurchaseOrderLine, ShipmentNotice
 
 
 def _num(value: Decimal) -> str:
@@ -179,44 +179,4 @@ def purchase_order_to_ordchg(po: PurchaseOrder, *, sender: str, recipient: str, 
     segs.append(("CNT", [["2", str(len(lines))]]))
     w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
     w.add_message("ORDCHG", "D", "96A", "UN", "EAN008", segs, ref=control_ref)
-    return w.to_bytes()
-
-
-#: DELFOR SCC 4017 delivery plan status indicator
-SCC_CODES = {"firm": "1", "forecast": "4"}
-
-
-def delivery_schedule_to_delfor(schedule: DeliverySchedule, *, sender: str, recipient: str, control_ref: str,
-                                prepared: Optional[dt.datetime] = None, syntax: str = "UNOC") -> bytes:
-    """One DELFOR D96A interchange: per material, firm (SCC+1) and forecast (SCC+4) quantities by date."""
-    segs: list[tuple[str, list]] = [("BGM", ["241", schedule.schedule_id, "5" if schedule.version > 1 else "9"])]
-    if schedule.issued_at:
-        segs.append(("DTM", [["137", schedule.issued_at.strftime("%Y%m%d%H%M"), "203"]]))
-    segs.append(("DTM", [["158", *_date(schedule.horizon_start)]]))
-    segs.append(("DTM", [["159", *_date(schedule.horizon_end)]]))
-    segs.append(("NAD", ["BY", [sender, None, "9"]]))
-    segs.append(("NAD", ["SU", [schedule.supplier_id, None, "9"]]))
-    segs.append(("UNS", ["D"]))
-    segs.append(("GIS", ["37"]))
-    if schedule.ship_to_id:
-        segs.append(("NAD", ["ST", [schedule.ship_to_id, None, "9"]]))
-    # one LIN per material (and unit), in the order materials first appear; dates ascending inside
-    items: dict[tuple[str, str], list] = {}
-    for line in schedule.lines:
-        items.setdefault((line.material_id, line.uom), []).append(line)
-    for n, ((material_id, _uom), lines) in enumerate(items.items(), start=1):
-        segs.append(("LIN", [str(n), None, [material_id, "IN"]]))
-        supplier_material = next((l.supplier_material_id for l in lines if l.supplier_material_id), None)
-        if supplier_material:
-            segs.append(("PIA", ["1", [supplier_material, "SA"]]))
-        status = None
-        # firm before forecast on the same date: a reader summing by SCC sees the commitment first
-        for line in sorted(lines, key=lambda l: (l.date, l.commitment != "firm")):
-            if line.commitment != status:
-                status = line.commitment
-                segs.append(("SCC", [SCC_CODES[status]]))
-            segs.append(("QTY", [["113", _num(line.quantity), line.uom]]))
-            segs.append(("DTM", [["2", *_date(line.date)]]))
-    w = EdifactWriter(sender, recipient, control_ref, syntax=syntax, prepared=prepared)
-    w.add_message("DELFOR", "D", "96A", "UN", "EAN008", segs, ref=control_ref)
     return w.to_bytes()

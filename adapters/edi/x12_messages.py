@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Literal, Optional, Union
 
 from adapters.edi.x12_writer import X12Writer
-from canonical_model.documents import DeliverySchedule, PurchaseOrder, PurchaseOrderLine, ShipmentNotice
+from canonical_model.documents import PurchaseOrder, PurchaseOrderLine, ShipmentNotice
 
 #: canonical UN/ECE Rec 20 -> X12 unit (data element 355); others are sent as they are
 X12_UNITS = {"H87": "EA", "C62": "EA", "KGM": "KG", "GRM": "GR", "MTR": "MR", "LTR": "LT", "SET": "ST",
@@ -137,34 +137,6 @@ def changed_purchase_order_to_860(po: PurchaseOrder, *, sender: str, receiver: s
     w = _writer(sender, receiver, interchange_control, prepared, sender_qualifier, receiver_qualifier, usage)
     w.add_group("PC", group_control, "004010")
     w.add_transaction("860", transaction_control or group_control, segs)
-    return w.to_bytes()
-
-
-def delivery_schedule_to_830(schedule: DeliverySchedule, *, sender: str, receiver: str,
-                             interchange_control: Control, group_control: Control,
-                             transaction_control: Optional[Control] = None, prepared: Optional[dt.datetime] = None,
-                             sender_qualifier: str = "ZZ", receiver_qualifier: str = "ZZ",
-                             usage: str = "P") -> bytes:
-    """One 830 planning schedule: a LIN loop per material, FST per date (C firm, D planning)."""
-    issued = schedule.issued_at or prepared or dt.datetime.now(dt.timezone.utc)
-    segs: list = [("BFR", ["05" if schedule.version > 1 else "00", None, schedule.schedule_id, "DL", "A",
-                           _date(schedule.horizon_start), _date(schedule.horizon_end), _date(issued)])]
-    segs.append(("N1", ["SU", None, "92", schedule.supplier_id]))
-    if schedule.ship_to_id:
-        segs.append(("N1", ["ST", None, "92", schedule.ship_to_id]))
-    by_item: dict[tuple, list] = {}
-    for line in schedule.lines:
-        by_item.setdefault((line.material_id, line.supplier_material_id, line.uom), []).append(line)
-    for (material, part, uom), lines in by_item.items():
-        segs.append(("LIN", [None, *_product_ids(material, part)]))
-        segs.append(("UIT", [_unit(uom)]))
-        for line in sorted(lines, key=lambda l: (l.date, l.commitment)):
-            segs.append(("FST", [_num(line.quantity), "C" if line.commitment == "firm" else "D", "D",
-                                 _date(line.date)]))
-    segs.append(("CTT", [str(len(by_item))]))
-    w = _writer(sender, receiver, interchange_control, prepared, sender_qualifier, receiver_qualifier, usage)
-    w.add_group("PS", group_control, "004010")
-    w.add_transaction("830", transaction_control or group_control, segs)
     return w.to_bytes()
 
 

@@ -8,7 +8,8 @@ The Connection ``jiandaoyun_default`` (or ``AIRFLOW_CONN_JIANDAOYUN_DEFAULT``) h
 * ``password``: the API key (开放平台 → 密钥管理), sent as ``Authorization: Bearer``; a secret;
 * extras: ``app_id`` (required), ``webhook_secret`` (the secret of the form's data push; a
   secret), one form id (``entry_id``) per purpose: ``purchase_task_form``, ``plan_change_form``,
-  ``asn_form``, ``inspection_form``, ``production_order_form`` (only those the plant uses),
+  ``asn_form``, ``inspection_form``, ``production_order_form``, ``delivery_schedule_form``
+  (only those the plant uses),
   ``field_aliases`` (``{"<purpose>": {"_widget_1700000000001": "po_number", ...}}`` for forms
   whose widgets have no API alias; see README), ``timezone`` (the plant's, ``Asia/Shanghai``),
   ``page_size`` (1-100, 100), ``timeout`` (seconds, 30), ``max_attempts`` (4),
@@ -32,8 +33,9 @@ from hub.errors import FatalError
 
 DEFAULT_CONN_ID = "jiandaoyun_default"
 DEFAULT_PATH = "api"
-#: what the hub uses Jiandaoyun forms for; each has a mapping mappings/jiandaoyun/<purpose>.yaml
-PURPOSES = ("purchase_task", "plan_change", "asn", "inspection", "production_order")
+#: what the hub uses Jiandaoyun forms for; each but delivery_schedule (an acknowledgement, not a
+#: document: adapters/jiandaoyun/schedule.py) has a mapping mappings/jiandaoyun/<purpose>.yaml
+PURPOSES = ("purchase_task", "plan_change", "asn", "inspection", "production_order", "delivery_schedule")
 FORM_EXTRA_SUFFIX = "_form"
 _SETTING_EXTRAS = {"app_id", "webhook_secret", "field_aliases", "timezone", "page_size", "timeout", "max_attempts",
                    "backoff_seconds", "max_backoff_seconds", "max_calls_per_second", "webhook_max_age_seconds",

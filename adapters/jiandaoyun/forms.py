@@ -4,14 +4,17 @@
 ``jiandaoyun_default``):
 
 * ``pull(form, since)`` streams the records of one purpose (``production_order``, ``asn``,
-  ``inspection``, ``purchase_task``, ``plan_change``) changed at or after ``since``, in ``_id``
-  order, each once per page walk; supplier-answered purposes only yield answered records.
+  ``inspection``, ``purchase_task``, ``plan_change``, ``delivery_schedule``) changed at or after
+  ``since``, in ``_id`` order, each once per page walk; supplier-answered purposes only yield answered records.
   Each is a :class:`FormRecord` (``key``, ``modified``, ``data`` like ``hub.erp.ErpRecord``;
   ``data`` is the record as received, to archive); ``documents(record)`` maps it.
 * ``publish_purchase_task(po)`` / ``publish_plan_change(po, previous, change_id=...)`` write the
   portal record once per hub key: they look the key up first, so a rerun (after a timeout, a
   reset, a crash) finds the record it made instead of making a second one; the whole find-then-
   write step is repeated on RetriableError up to ``max_attempts`` times.
+* ``publish_delivery_schedule(schedule, changes)`` writes one record per schedule version (hub
+  key ``<supplier>/<schedule>/v<version>``, schedule.py) the same find-then-write way; the
+  supplier's acknowledgement comes back as a data push (``schedule.parse_schedule_ack``).
 * ``update_task_status(form, hub_key, status)`` sets the task status the supplier sees.
 
 Not safe against two *concurrent* publishers of the same key: the outbox serialises those.
@@ -21,12 +24,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
+from adapters.jiandaoyun import schedule as schedule_form
 from adapters.jiandaoyun import translate
 from adapters.jiandaoyun.config import DEFAULT_CONN_ID, PURPOSES
 from adapters.jiandaoyun.hook import JiandaoyunHook, all_of, condition, updated_since
-from canonical_model.documents import CanonicalDocument, PurchaseOrder
+from canonical_model.documents import CanonicalDocument, DeliverySchedule, PurchaseOrder
 from hub.errors import FatalError, RetriableError
 
 log = logging.getLogger(__name__)
@@ -75,7 +79,7 @@ class JiandaoyunForms:
         conditions = []
         if since is not None:
             conditions.append(updated_since(since if since.tzinfo else since.replace(tzinfo=self.config.zone)))
-        if form in translate.ANSWERED_PURPOSES:
+        if form in translate.TASK_PURPOSES:
             conditions.append(condition(self._field(form, "response"), "radiogroup", "not_empty", []))
         for record in self.hook.iter_records(entry_id, filter=all_of(*conditions)):
             yield self._record(form, record)
@@ -153,10 +157,18 @@ class JiandaoyunForms:
         values = translate.plan_change_values(po, previous, change_id, self.config, reason)
         return self._publish("plan_change", change_id, values, po.version)
 
+    def publish_delivery_schedule(self, schedule: DeliverySchedule, changes: Sequence[Mapping[str, Any]]) -> str:
+        """One version of ``schedule`` for the supplier to acknowledge, with ``changes`` since the
+        last version (``ScheduleChange.as_dict()`` rows); its record id. Once per version: a rerun
+        finds the record by its hub key. The form id is extra ``delivery_schedule_form``."""
+        values = schedule_form.delivery_schedule_values(schedule, changes, self.config)
+        hub_key = schedule_form.schedule_hub_key(schedule.supplier_id, schedule.schedule_id, schedule.version)
+        return self._publish(schedule_form.PURPOSE, hub_key, values, schedule.version)
+
     def update_task_status(self, form: str, hub_key: str, status: str) -> str:
         """Set the status of a published task (open, answered, confirmed, closed, cancelled)."""
-        if form not in translate.ANSWERED_PURPOSES:
-            raise ValueError(f"only {', '.join(translate.ANSWERED_PURPOSES)} have a task status")
+        if form not in translate.TASK_PURPOSES:
+            raise ValueError(f"only {', '.join(translate.TASK_PURPOSES)} have a task status")
         values = translate.task_status_values(form, status, self.config)
 
         def step() -> str:

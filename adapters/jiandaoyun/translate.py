@@ -41,12 +41,17 @@ MAPPING_DIR = MAPPINGS_DIR / "jiandaoyun"
 OPTIONS_FILE = MAPPING_DIR / "options.csv"
 #: the field whose value identifies a record of each purpose (hub key or business number)
 RECORD_KEYS = {"purchase_task": "po_number", "plan_change": "hub_key", "asn": "asn_number",
-               "inspection": "inspection_id", "production_order": "order_id"}
+               "inspection": "inspection_id", "production_order": "order_id", "delivery_schedule": "hub_key"}
 #: purposes answered by the supplier: no answer yet, no document
 ANSWERED_PURPOSES = ("purchase_task", "plan_change")
+#: purposes whose answer is an acknowledgement the plan-sync flow records, not a canonical
+#: document (adapters/jiandaoyun/schedule.py reads it): no mapping, no documents
+ACK_PURPOSES = ("delivery_schedule",)
+#: tasks the hub publishes for a supplier to answer: a ``response`` and a ``task_status`` field
+TASK_PURPOSES = ANSWERED_PURPOSES + ACK_PURPOSES
 #: the subform of each purpose (lines of the mapping)
 SUBFORMS = {"purchase_task": "lines", "plan_change": "lines", "asn": "lines", "inspection": "characteristics",
-            "production_order": None}
+            "production_order": None, "delivery_schedule": "lines"}
 HUB_KEY_FIELD = "hub_key"
 
 
@@ -241,7 +246,10 @@ def to_documents(record: dict[str, Any], purpose: str, config: JiandaoyunConfig,
 
     ``ref`` (a webhook delivery id) goes into ``Source.message_ref``; ``Source.request`` names
     the form and record (``<entry_id>/<data_id>``); ``Source.partner`` is the record's supplier,
-    so that supplier's crosswalk rows apply (its own part numbers on an ASN)."""
+    so that supplier's crosswalk rows apply (its own part numbers on an ASN). An acknowledgement
+    purpose (``ACK_PURPOSES``) maps to no document: read it with ``schedule.ack_from_record``."""
+    if purpose in ACK_PURPOSES:
+        return []
     flat = flatten(record, purpose, config)
     if purpose in ANSWERED_PURPOSES and not is_answered(flat):
         return []

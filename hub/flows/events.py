@@ -6,7 +6,9 @@ raw body from the archive, never a copy:
 
 * ``jiandaoyun``: ``adapters.jiandaoyun.webhook.handle_event`` -> OrderResponse (purchase task,
   plan change), ShipmentNotice, Inspection, ProductionOrder. A removed ASN record withdraws the
-  stored ASN (a ``cancelled`` version; the warehouse flow then cancels its expected receipt);
+  stored ASN (a ``cancelled`` version; the warehouse flow then cancels its expected receipt).
+  A supplier's answer on the delivery-schedule form is no document: :func:`handle_schedule_ack`
+  hands it to the plan-sync flow (``hub.flows.schedules.record_schedule_ack``);
 * ``wms`` ``receipt``: a ``Receipt`` and one ``Batch`` per supplier batch, exactly as the polled
   path builds them (hub/flows/warehouse.receipt_from_wms), mismatch and scan alerts, and the
   receipt queued for the plant's ERP; a receipt without a known ASN is quarantined (NO_ASN)
@@ -35,7 +37,7 @@ from typing import Any, Callable, Optional
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from canonical_model.documents import Alert, Batch, CanonicalDocument, ShipmentNotice, Source, SubjectRef
+from canonical_model.documents import Alert, Batch, CanonicalDocument, Inspection, ShipmentNotice, Source, SubjectRef
 from canonical_model.store import Store, documents, events, ledger, quarantine
 from canonical_model.store.tables import EventRow
 from collaboration import alerts
@@ -264,11 +266,31 @@ def _jiandaoyun(session: Session, row: EventRow, raw: bytes) -> Outcome:
     if event.op == "data_remove":
         purpose = form_purpose(event, config)
         return _withdraw_removed_asn(session, row, event.data_id or "", purpose)
+    if event.carries_record and form_purpose(event, config) == "delivery_schedule":
+        return handle_schedule_ack(session, event, config)
     docs = handle_event(event, config)
     if not docs:
         return Outcome(PROCESSED, f"no business document ({event.op}"
                                   f"{', an unanswered task' if event.carries_record else ''})")
     return _store_documents(session, row, docs, actor="jiandaoyun")
+
+
+def handle_schedule_ack(session: Session, event: Any, config: Any,
+                        record_ack: Optional[Callable[..., bool]] = None) -> Outcome:
+    """A supplier's answer to a delivery schedule in the portal -> ``record_ack`` (default: the plan-sync
+    flow's ``record_schedule_ack``). A bad answer raises SkippableError before anything is written
+    (process_event quarantines it); an unknown or stale version is the recorder's to audit."""
+    from adapters.jiandaoyun.schedule import parse_schedule_ack
+
+    ack = parse_schedule_ack(event, config)
+    if ack is None:
+        return Outcome(PROCESSED, "no business document (delivery schedule saved without an answer)")
+    if record_ack is None:
+        from hub.flows.schedules import record_schedule_ack as record_ack
+    answer = f"schedule {ack.schedule_id} v{ack.version} of {ack.supplier_id} {ack.status} by {ack.by}"
+    if not record_ack(session, **ack.recorder_arguments()):
+        return Outcome(PROCESSED, f"{answer}: not recorded (unknown or stale version; audited)")
+    return Outcome(PROCESSED, answer)
 
 
 def _withdraw_removed_asn(session: Session, row: EventRow, data_id: str, purpose: Optional[str]) -> Outcome:
@@ -380,13 +402,42 @@ def _wms_qc(session: Session, row: EventRow, event: Any) -> Outcome:
     if decision.material_id and decision.material_id != batch.material_id:
         raise SkippableError("MATERIAL_MISMATCH", f"QC decision names material {decision.material_id}, batch "
                                                   f"{batch_id} is {batch.material_id}", where)
-    if batch.status == "consumed":
+    source = Source(system="wms", request=f"qc event {row.id}", message_ref=row.delivery_id)
+    if batch.status == "consumed" and decision.status != "rejected":
         raise SkippableError("BATCH_CONSUMED", f"QC decision {decision.status} for batch {batch_id}, which "
                                                f"production already consumed; a human decides", where)
-    updated = batch.model_copy(update={"status": _QC_STATUS[decision.status], "source": Source(
-        system="wms", request=f"qc event {row.id}", message_ref=row.delivery_id)})
-    outcome = documents.upsert(session, updated, actor="wms")
-    return Outcome(PROCESSED, f"Batch {batch_id} {updated.status} ({outcome.outcome} v{outcome.version})")
+    if decision.status == "rejected":
+        alert = _failed_inspection(session, batch, decision, row, source)
+    if batch.status != "consumed":
+        # a consumed batch keeps its status (it is in products now); the failed inspection and
+        # its alert, naming the orders it reached, are what a recall starts from
+        updated = batch.model_copy(update={"status": _QC_STATUS[decision.status], "source": source})
+        outcome = documents.upsert(session, updated, actor="wms")
+        message = f"Batch {batch_id} {updated.status} ({outcome.outcome} v{outcome.version})"
+    else:
+        message = f"Batch {batch_id} stays consumed"
+    if decision.status == "rejected":
+        message += f"; {alert.alert_type} {alert.alert_id} for {alert.responsible_party}"
+    return Outcome(PROCESSED, message)
+
+
+def _failed_inspection(session: Session, batch: Batch, decision: Any, row: EventRow, source: Source) -> Alert:
+    """QC rejected the batch: an Inspection (fail) and the INSPECTION_FAILED Alert with what it reached."""
+    from collaboration.alerts import raise_alert
+    from collaboration.alerts.rules import inspection_failed
+    from collaboration.trace import Genealogy, affected_by_batch
+
+    at = decision.decided_at or row.received_at
+    # one rejection per batch: the WMS resending its decision is the same finding, not a second one
+    inspection = Inspection(inspection_id=f"QC-{batch.batch_id}-rejected", batch_id=batch.batch_id,
+                            material_id=batch.material_id, supplier_id=batch.supplier_id,
+                            inspected_quantity=batch.quantity, rejected_quantity=batch.quantity, uom=batch.uom,
+                            result="fail", inspected_at=at, defects=[decision.reason] if decision.reason else [],
+                            source=source)
+    documents.upsert(session, inspection, actor="wms")
+    affected = affected_by_batch(Genealogy.from_store(session), batch.batch_id)
+    alert, _ = raise_alert(session, inspection_failed(inspection, affected), now=at, actor="rules")
+    return alert
 
 
 # ---------------------------------------------------------------------------------------- Opcenter

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8604)
     parser.add_argument("--seed", choices=["demo"], default=None,
-                        help="the supply-chain app with its five forms and two production orders")
+                        help="the supply-chain app with its six forms and two production orders")
     parser.add_argument("--push-url", default=None, help="data-push URL for every form (e.g. the hub's ingress)")
     parser.add_argument("--random-seed", type=int, default=0, help="RNG seed of probabilistic faults")
     parser.add_argument("--log-level", default="INFO")

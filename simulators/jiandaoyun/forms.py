@@ -207,6 +207,7 @@ DEMO_FORMS = {
     "plan_change": "64b7c2f0a1b2c3d4e5f60722",
     "asn": "64b7c2f0a1b2c3d4e5f60723",
     "production_order": "64b7c2f0a1b2c3d4e5f60724",
+    "delivery_schedule": "64b7c2f0a1b2c3d4e5f60725",
 }
 _ANSWER = ("接受", "拒绝", "部分接受")
 _LINE_ANSWER = ("接受", "拒绝", "修改")
@@ -225,7 +226,9 @@ class _Numberer:
 
 
 def demo_forms() -> list[FormSpec]:
-    """The five forms the hub uses (aliases as in mappings/jiandaoyun/*.yaml)."""
+    """The six forms the hub uses (aliases as in mappings/jiandaoyun/*.yaml and, for the delivery
+    schedule, adapters/jiandaoyun/schedule.py). Widget names follow declaration order: a new form
+    goes last, so the others keep theirs."""
     w = _Numberer(1700000000000)
     purchase_task = FormSpec(DEMO_FORMS["purchase_task"], DEMO_APP_ID, "采购任务", (
         w("hub_key", "集成键", "text"), w("po_number", "采购订单号", "text"), w("supplier_id", "供应商编码", "text"),
@@ -283,7 +286,26 @@ def demo_forms() -> list[FormSpec]:
         w("line", "产线", "combo", options=("L1", "L2")), w("version", "版本", "number"),
         w("status", "工单状态", "radiogroup", options=("计划", "已下达", "生产中", "已完工", "已关闭", "已取消")),
     ))
-    return [inspection, purchase_task, plan_change, asn, production_order]
+    # INFERRED layout: the notes describe no delivery-schedule form; this is the hub's design
+    delivery_schedule = FormSpec(DEMO_FORMS["delivery_schedule"], DEMO_APP_ID, "交货计划确认", (
+        w("hub_key", "集成键", "text"), w("schedule_id", "计划编号", "text"), w("supplier_id", "供应商编码", "text"),
+        w("ship_to", "收货工厂", "text"), w("version", "计划版本", "number"), w("issued_at", "发布时间", "datetime"),
+        w("horizon_start", "计划起始", "datetime"), w("horizon_end", "计划截止", "datetime"),
+        w("task_status", "任务状态", "radiogroup", options=_TASK_STATUS),
+        w("response", "供应商确认", "radiogroup", options=("确认", "拒绝")),
+        w("responded_at", "确认时间", "datetime"), w("response_note", "确认说明", "textarea"),
+        w("lines", "交货计划明细", "subform", items=(
+            w("material_id", "物料编码", "text"), w("supplier_material_id", "供应商料号", "text"),
+            w("date", "交货日期", "datetime"), w("quantity", "数量", "number"), w("uom", "单位", "text"),
+            w("commitment", "计划类型", "radiogroup", options=("确定", "预测")))),
+        w("changes", "变更明细", "subform", items=(
+            w("kind", "变更类型", "radiogroup", options=("新增", "取消", "数量变更", "日期变更")),
+            w("material_id", "物料编码", "text"), w("uom", "单位", "text"),
+            w("old_date", "原交期", "datetime"), w("new_date", "新交期", "datetime"),
+            w("old_quantity", "原数量", "number"), w("new_quantity", "新数量", "number"),
+            w("requires_approval", "需审批", "radiogroup", options=("是", "否")))),
+    ))
+    return [inspection, purchase_task, plan_change, asn, production_order, delivery_schedule]
 
 
 #: (order id, product, qty, start local, due local, line, status)

@@ -618,7 +618,7 @@ def wrap(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def seed_demo(state: JiandaoyunState) -> None:
-    """The supply-chain app with its five forms and two light-MES production orders."""
+    """The supply-chain app with its six forms and two light-MES production orders."""
     state.add_app(DEMO_APP_ID, DEMO_APP_NAME)
     for spec in demo_forms():
         state.add_form(spec)

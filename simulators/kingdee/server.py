@@ -1279,7 +1279,11 @@ DEMO_MATERIALS = (
     ("1.02.0033", "轴承 6204", "6204-2RS 20x47x14", "Pcs"),
     ("1.02.0041", "轴承 6205", "6205-2RS 25x52x15", "Pcs"),
     ("1.03.0100", "油封 TC 25x47x7", "NBR", "Pcs"),
+    ("3.01.0007", "电机总成", "YE3-80M2-2", "Pcs"),
 )
+#: the motor assembly the MES builds (Opcenter demo orders MO-2026-000x): one of each purchased part
+#: per motor; (child, numerator, denominator, scrap rate %)
+DEMO_BOM = ("3.01.0007", "3.01.0007_V1.0", (("1.02.0033", 1, 1, 0), ("1.02.0041", 1, 1, 0), ("1.03.0100", 1, 1, 0)))
 #: (number, supplier, modified at, [(material, qty, price, delivery date), ...])
 DEMO_PURCHASE_ORDERS = (
     ("CGDD000101", "SUP-001", "2026-11-20T09:00:00",
@@ -1312,6 +1316,7 @@ def seed_demo(state: KingdeeState) -> None:
             numbers = [b["FNumber"] for b in state.table(form).values()]
             state.set_status(form, numbers, [], "B")
             state.set_status(form, numbers, [], "C")
+        _seed_demo_bom(state)
         for number, supplier, modified, lines in DEMO_PURCHASE_ORDERS:
             state.set_now(modified)
             state.save("PUR_PurchaseOrder", {
@@ -1328,6 +1333,21 @@ def seed_demo(state: KingdeeState) -> None:
             state.set_status("PUR_PurchaseOrder", [number], [], "C")
     finally:
         state._now = previous
+
+
+def _seed_demo_bom(state: KingdeeState) -> None:
+    """ENG_BOM is base data the hub only reads: inserted as audited, in the shape the generator uses."""
+    parent, number, children = DEMO_BOM
+    when = state.now()
+    entries = [{"FEntryID": state.new_entry_id(), "FSeq": seq, "FMaterialIdChild": {"FNumber": child},
+                "FChildUnitId": {"FNumber": "Pcs"}, "FNumerator": numerator, "FDenominator": denominator,
+                "FScrapRate": scrap, "FEffectDate": "2025-01-01T00:00:00", "FExpireDate": "9999-12-31T00:00:00"}
+               for seq, (child, numerator, denominator, scrap) in enumerate(children, start=1)]
+    state.insert("ENG_BOM", {"FID": state.new_fid(), "FNumber": number, "FName": f"{parent} BOM",
+                             "FDocumentStatus": "C", "FForbidStatus": "A", "FCreateDate": when, "FModifyDate": when,
+                             "FApproveDate": when, "FMaterialId": {"FNumber": parent}, "FUnitId": {"FNumber": "Pcs"},
+                             "FCreateOrgId": {"FNumber": DEMO_ORG}, "FUseOrgId": {"FNumber": DEMO_ORG},
+                             "FTreeEntity": entries})
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0, state: KingdeeState | None = None,

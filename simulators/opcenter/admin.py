@@ -7,6 +7,7 @@
 | ``POST /__sim/expire-tokens`` | | ``{"expired": n}``: every token revoked (the next call gets 401) |
 | ``POST /__sim/consume`` | ``{"order": "MO-2026-0002", "lot": "BCGDD000101-1", "quantity": 100}`` (quantity optional: all that is left) | the new ``MaterialConsumption`` entity; 400 with the reason otherwise |
 | ``POST /__sim/order-status`` | ``{"order": "MO-2026-0002", "status": "Active"}`` | ``{"order", "status"}`` |
+| ``POST /__sim/order-plan`` | ``{"order": "MO-2026-0003", "quantity": 400, "start": "2026-12-04T00:00:00+00:00"}`` (quantity, start, end optional) | the changed ``Order`` entity (a planner's change in the MES) |
 | ``GET /__sim/stats`` | | entities per set, tokens issued, calls |
 
 Fault fields are documented in ``faults.py``. Bad input answers HTTP 400 with a message.
@@ -24,7 +25,8 @@ PREFIX = shared.PREFIX
 
 def handle(state: Any, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     routes = {**shared.fault_routes(), ("POST", "expire-tokens"): _expire_tokens, ("POST", "consume"): _consume,
-              ("POST", "order-status"): _order_status, ("GET", "stats"): _stats}
+              ("POST", "order-status"): _order_status,
+              ("POST", "order-plan"): _order_plan, ("GET", "stats"): _stats}
     return shared.dispatch(state, method, path, raw, routes, refusals=(CommandError, ValueError, TypeError, KeyError),
                            describe=_refusal)
 
@@ -57,6 +59,21 @@ def _order_status(state: Any, body: dict[str, Any]) -> dict[str, Any]:
     except KeyError:
         raise ValueError(f"order {body['order']!r} does not exist") from None
     return {"order": body["order"], "status": body["status"]}
+
+
+def _order_plan(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    unknown = sorted(set(body) - {"order", "quantity", "start", "end"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+    if not body.get("order"):
+        raise ValueError("order is required")
+    times = {k: dt.datetime.fromisoformat(str(body[k])) for k in ("start", "end") if body.get(k)}
+    try:
+        return state.replan_order(str(body["order"]), quantity=body.get("quantity"), **times)
+    except KeyError:
+        raise ValueError(f"order {body['order']!r} does not exist") from None
 
 
 def _stats(state: Any, body: dict[str, Any]) -> dict[str, Any]:

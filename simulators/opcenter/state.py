@@ -277,6 +277,29 @@ class OpcenterState:
                 order["ActualEndTime"] = iso(self.now())
             self.touch(order)
 
+    def replan_order(self, nid: str, *, quantity: Optional[Decimal | int | str] = None,
+                     start: Optional[dt.datetime] = None, end: Optional[dt.datetime] = None) -> dict[str, Any]:
+        """A planner changes an order in the MES (quantity and/or planned times); the order is touched
+        so the hub's next pull sees it."""
+        with self.lock:
+            order = self.by_nid("Order", nid)
+            if order is None:
+                raise KeyError(nid)
+            if quantity is not None:
+                try:
+                    value = Decimal(str(quantity))
+                except ArithmeticError:
+                    raise ValueError(f"quantity {quantity!r} is not a number") from None
+                if not value.is_finite() or value <= 0:
+                    raise ValueError(f"quantity {quantity!r} must be a positive number")
+                order["Quantity"]["QuantityValue"] = _number(value)
+            if start is not None:
+                order["PlannedStartTime"] = iso(start)
+            if end is not None:
+                order["PlannedEndTime"] = iso(end)
+            self.touch(order)
+            return order
+
     def add_lot(self, nid: str, material: str, quantity: Decimal | int, uom: str, status: str = "Quarantine",
                 supplier: Optional[str] = None, supplier_lot: Optional[str] = None,
                 expiration: Optional[str] = None) -> dict[str, Any]:

@@ -673,11 +673,14 @@ DEMO_BOM = ("A1", 1, [(10, "1.02.0033", 2, "0.01"), (20, "1.02.0041", 1, "0"), (
 DEMO_MOS = (("MO-20261125-001", 200, "2026-11-25T08:00:00", "2026-11-27T17:00:00", "WS01", 1),
             ("MO-20261126-001", 150, "2026-11-26T08:00:00", "2026-11-28T17:00:00", "WS01", 0))
 DEMO_STOCK = (("1.02.0033", "CK01", "", 120), ("1.02.0041", "CK01", "", 80), ("1.03.0100", "CK01", "L20261101", 600))
+#: the plan demo's BOM (the Kingdee demo's ENG_BOM 3.01.0007_V1.0: one of each purchased part per motor),
+#: so both ERPs give MRP the same structure; ``with_production`` keeps its own BOM above
+DEMO_PLAN_BOM = ("V1.0", 1, [(10, "1.02.0033", 1, "0"), (20, "1.02.0041", 1, "0"), (30, "1.03.0100", 1, "0")])
 
 
 def seed_demo(state: U9State, with_production: bool = False) -> None:
-    """The demo plant (the Kingdee demo's suppliers, materials and POs); ``with_production`` adds a
-    finished good with a BOM, two MOs and stock. The clock is pinned so ModifiedOn is stable."""
+    """The demo plant (the Kingdee demo's suppliers, materials, motor BOM and POs); ``with_production``
+    uses another BOM for the motor and adds two MOs and stock. The clock is pinned so ModifiedOn is stable."""
     previous = state._now
     try:
         state.set_now("2026-11-15T08:00:00")
@@ -688,12 +691,12 @@ def seed_demo(state: U9State, with_production: bool = False) -> None:
             state.add_supplier(code, name, short)
         for code, name, specs in DEMO_MATERIALS:
             state.add_item(code, name, specs, DEMO_UOM)
+        state.add_item(*DEMO_FINISHED, DEMO_UOM)
+        version, lot, components = DEMO_BOM if with_production else DEMO_PLAN_BOM
+        state.add_bom(DEMO_FINISHED[0], version, Decimal(lot), DEMO_UOM,
+                      [(s, i, Decimal(u), DEMO_UOM, Decimal(x)) for s, i, u, x in components],
+                      effective=dt.datetime(2026, 1, 1))
         if with_production:
-            state.add_item(*DEMO_FINISHED, DEMO_UOM)
-            version, lot, components = DEMO_BOM
-            state.add_bom(DEMO_FINISHED[0], version, Decimal(lot), DEMO_UOM,
-                          [(s, i, Decimal(u), DEMO_UOM, Decimal(x)) for s, i, u, x in components],
-                          effective=dt.datetime(2026, 1, 1))
             for doc_no, qty, start, complete, dept, doc_state in DEMO_MOS:
                 state.add_mo(doc_no, DEMO_FINISHED[0], Decimal(qty), DEMO_UOM, dt.datetime.fromisoformat(start),
                              dt.datetime.fromisoformat(complete), dept, doc_state)

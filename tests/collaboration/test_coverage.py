@@ -153,3 +153,40 @@ def test_earlier_supply_is_no_loss_and_broken_data_is_an_error():
         {"line_no": 1, "material_id": "SUB", "quantity_per": "1", "uom": "H87"}])]
     with pytest.raises(FatalError, match="BOM_CYCLE|cycle"):
         what_if(broken, lambda i: late_supplier(i, "SUP-1", 3))
+
+
+def schedule(supplier: str, version: int, *lines) -> "DeliverySchedule":
+    from canonical_model.documents import DeliverySchedule
+
+    return DeliverySchedule(schedule_id=f"DS-{supplier}", supplier_id=supplier, version=version,
+                            horizon_start=PLAN, horizon_end=day(31), lines=[
+                                {"material_id": m, "date": day(d), "quantity": str(q), "uom": "H87", "commitment": c}
+                                for m, d, q, c in lines])
+
+
+def test_an_acknowledged_schedules_firm_zone_is_committed_supply_but_not_netted():
+    inp = plant()
+    inp.purchase_orders = [po("PO-1", "SUP-1", "RAW-A", 20, 7)]  # without PO-2, MO-3's RAW-A is not covered
+    assert order_coverage(run_mrp(inp))["MO-3"].earliest_start is None
+    # SUP-2 acknowledged 10 RAW-A firm on 12-11 (and 99 as forecast, which commits to nothing)
+    inp.committed_schedules = [schedule("SUP-2", 3, ("RAW-A", 11, 10, "firm"), ("RAW-A", 12, 99, "forecast"))]
+    result = run_mrp(inp)
+    # MO-3 needs cumulative 50 RAW-A on 12-12: 20 stock + 20 PO-1 + 10 from the schedule on 12-11
+    assert order_coverage(result)["MO-3"].earliest_start == day(12)
+    assert [r.ref for r in result.committed["RAW-A"]] == ["DS-SUP-2 v3"]
+    # netting is the same with or without it: the schedule is MRP's own plan, not extra supply
+    assert result.requirements == run_mrp(plant_without("PO-2")).requirements
+
+
+def plant_without(po_number: str) -> MrpInput:
+    inp = plant()
+    inp.purchase_orders = [p for p in inp.purchase_orders if p.po_number != po_number]
+    return inp
+
+
+def test_late_supplier_moves_its_acknowledged_schedule_lines_too():
+    inp = plant_without("PO-2")
+    inp.committed_schedules = [schedule("SUP-2", 1, ("RAW-A", 11, 10, "firm"))]
+    result = what_if(inp, lambda i: late_supplier(i, "SUP-2", 5))
+    # the 10 now come on 12-16: MO-3 (needs them 12-12) can start 4 days later
+    assert summary(result.changes) == [("MO-3", day(12), day(16), 4, ("RAW-A",))]

@@ -1,4 +1,4 @@
-"""The demo story through Airflow, twice: the second run must change nothing."""
+"""The demo story through Airflow, twice: the second run must change nothing; then on U9."""
 from __future__ import annotations
 
 import os
@@ -20,7 +20,7 @@ def free_port_base() -> int:
         # below the ephemeral range (32768+), so no client socket of another process can hold them
         base = random.randrange(20000, 32000, 200)
         try:
-            for offset in (1, 3, 4, 5, 11, 22, 100):
+            for offset in (1, 3, 4, 5, 11, 22, 80, 100):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", base + offset))
             return base
@@ -29,16 +29,23 @@ def free_port_base() -> int:
     raise RuntimeError("no free port range")
 
 
-def run_demo(var: Path, base: int, **settings: str) -> subprocess.CompletedProcess:
+def hub(var: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HUB_"))}
-    env.update(HUB_VAR_DIR=str(var), HUB_PORT_BASE=str(base), **settings)
-    return subprocess.run([str(Path(sys.executable).with_name("hub")), "demo"], cwd=REPO, env=env,
+    env.update(HUB_VAR_DIR=str(var), **settings)
+    return subprocess.run([str(Path(sys.executable).with_name("hub")), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=900)
 
 
+def run_demo(var: Path, base: int, **settings: str) -> subprocess.CompletedProcess:
+    return hub(var, "demo", HUB_PORT_BASE=str(base), **settings)
+
+
 def table(stdout: str) -> dict[str, tuple[int, str]]:
+    """The stage table: the lines after its header, up to the first blank line (the epilogue follows)."""
     rows = {}
     for line in stdout.splitlines()[2:]:
+        if not line.strip():
+            break
         parts = [p for p in line.split("  ") if p.strip()]
         rows[parts[0].strip()] = (int(parts[1]), parts[2].strip() if len(parts) > 2 else "")
     return rows
@@ -49,11 +56,12 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     first = run_demo(tmp_path / "var", base)
     assert first.returncode == 0, first.stderr[-3000:]
     counts = table(first.stdout)
-    assert counts["master data pulled (ERP)"] == (5, "2 supplier(s), 3 material(s)")
+    assert counts["master data pulled (ERP)"] == (7, "2 supplier(s), 4 material(s), 1 BOM(s)")
     assert counts["POs pulled (ERP)"][0] == 3
     assert counts["ORDERS sent (SFTP)"] == (3, "")
-    # 3 good DESADVs + 1 for an unknown PO + 1 identical re-drop (recognised, not processed)
-    assert counts["supplier files in"] == (4, "1 duplicate drop(s) ignored")
+    # 3 good DESADVs + 1 for an unknown PO + 1 identical re-drop (recognised, not processed),
+    # and SUP-001's CONTRLs for the two DELFOR versions
+    assert counts["supplier files in"] == (6, "1 duplicate drop(s) ignored")
     assert counts["ASNs stored"][0] == 3
     # one CONTRL per interchange processed (3 ASNs + the one for an unknown PO; not the re-drop)
     assert counts["acknowledgements sent (CONTRL/997)"] == (4, "")
@@ -62,16 +70,43 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     assert counts["expected receipts pushed (WMS)"] == (3, "")
     assert counts["receipts stored"] == (3, "6 batch record(s)")
     assert counts["receipts posted (ERP)"] == (3, "")
-    assert counts["alerts open"] == (1, "SHORT_SHIPMENT 1")
+    # the lab's rejection of a consumed lot, the short line, and what MRP finds short for the orders
+    alerts = counts["alerts open"][1]
+    assert "INSPECTION_FAILED 1" in alerts and "SHORT_SHIPMENT 1" in alerts and "MATERIAL_SHORTAGE" in alerts
+    # planning (issue 7): MRP from the MES's orders through the ERP's BOM, one schedule per supplier,
+    # v1 as the baseline, v2 after the plan change inside the firm zone, approved through Airflow's
+    # API; SUP-001 gets DELFOR and acknowledges with CONTRL, SUP-002 uses the portal
+    assert counts["delivery schedules sent"] == (
+        4, "DS-SUP-001 v1 DELFOR, v2 DELFOR; DS-SUP-002 v1 SCHEDULE_PORTAL, v2 SCHEDULE_PORTAL")
+    assert counts["plan changes approved (Airflow)"] == (2, "by airflow:planner")
+    assert counts["schedule acknowledgements"] == (4, "DS-SUP-001 v1, v2; DS-SUP-002 v1, v2")
+    assert counts["purchase tasks proposed (MRP)"][0] > 0
     # the MES, the supplier portal and the ingress API (issue 6)
     assert counts["production orders (MES)"][0] == 3
     assert counts["supplier answers (portal webhook)"] == (1, "")  # SUP-001 accepted CGDD000101 online
-    assert counts["events in (ingress API)"] == (3, "jiandaoyun 1, wms 2")  # the signed webhook, a receipt, a QC release
+    # jiandaoyun: the purchase task answer and two schedule acknowledgements; wms: a receipt, six
+    # QC releases and the lab's rejection
+    assert counts["events in (ingress API)"] == (11, "jiandaoyun 3, wms 8")
     # traceability: the received supplier lot is linked to the production order that consumed it
     assert "SUP-001:BCGDD000101-1 -> MO-2026-0002" in counts["batches consumed by production orders"][1]
-    for dag_id in ("erp_sync", "mes_sync", "supplier_orders_out", "supplier_portal", "supplier_inbound",
-                   "supplier_acks", "wms_expected_receipts", "events", "wms_receipts_to_erp"):
+    for dag_id in ("erp_sync", "mes_sync", "plan_run", "supplier_orders_out", "supplier_portal", "supplier_inbound",
+                   "supplier_acks", "wms_expected_receipts", "events", "wms_receipts_to_erp", "wms_sync"):
         assert f"DAG {dag_id}: success" in first.stderr
+    assert "the planner approved 1 firm-zone change request(s) through the Airflow API" in first.stderr
+    # the epilogue (issue 8): open alerts with their party, the trace of the rejected lot to the
+    # order that consumed it, the scorecards, the schedule's audit trail, the report page
+    epilogue = first.stdout.split("\n\n", 1)[1]
+    assert "INSPECTION_FAILED:SUP-001:BCGDD000101-1" in epilogue and " quality " in epilogue
+    assert "affected: 1 production order (MO-2026-0002)" in epilogue
+    assert "supplier    month" in epilogue and "SUP-001     2026-" in epilogue
+    for action in ("schedule_proposed", "schedule_sent", "schedule_acknowledged", "schedule_approved"):
+        assert action in epilogue
+    assert (tmp_path / "var" / "report" / "index.html").is_file()
+    # what-if on the demo data (acceptance of issue 7): a late SUP-001 delays the order its
+    # acknowledged schedule covers
+    whatif = hub(tmp_path / "var", "whatif", "--late", "SUP-001", "--days", "5")
+    assert whatif.returncode == 0, whatif.stderr
+    assert "MO-2026-0003" in whatif.stdout and "1 production order affected" in whatif.stdout
 
     second = run_demo(tmp_path / "var", base)
     assert second.returncode == 0, second.stderr[-3000:]

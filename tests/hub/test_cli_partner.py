@@ -112,6 +112,22 @@ def test_check_fails_for_a_message_without_mapping_and_exits_2_for_unknown(partn
     assert runner.invoke(app, ["partner", "check", "../SUP-001"]).exit_code == 2
 
 
+def test_check_knows_delivery_schedules_are_written_not_mapped(partners: Path):
+    ok = runner.invoke(app, ["partner", "check", "SUP-001"])
+    assert "ok   message delivery_schedule (edifact DELFOR D96A): written by adapters/edi/delivery_schedules.py" \
+        in ok.stdout
+    assert "message delivery_schedule (portal): published to the Jiandaoyun portal" in \
+        runner.invoke(app, ["partner", "check", "SUP-002"]).stdout
+    path = partners / "SUP-001.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "delivery_schedule: {format: edifact, message: DELFOR, version: D96A}",
+        "delivery_schedule: {format: edifact, message: DELJIT, version: D96A}"), encoding="utf-8")
+    result = runner.invoke(app, ["partner", "check", "SUP-001"])
+    assert result.exit_code == 1
+    assert "FAIL message delivery_schedule (edifact DELJIT D96A): the hub writes edifact delivery schedules as " \
+           "DELFOR D96A only" in result.stdout
+
+
 @pytest.fixture
 def sftp_server(tmp_path: Path, monkeypatch):
     password = secrets.token_urlsafe(12)

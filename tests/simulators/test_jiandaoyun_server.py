@@ -92,6 +92,27 @@ def test_forms_and_widgets(sim):
     assert error_code(api(sim, "app/entry/list", {"app_id": "0" * 24})) == 2004
 
 
+def test_the_delivery_schedule_form(sim):
+    schedule = DEMO_FORMS["delivery_schedule"]
+    status, body = api(sim, "app/entry/widget/list", {"entry_id": schedule})
+    widgets = {w["name"]: w for w in body["widgets"]}
+    assert status == 200 and {"hub_key", "schedule_id", "supplier_id", "version", "response", "response_note",
+                              "responded_at", "task_status"} <= set(widgets)
+    assert [i["name"] for i in widgets["lines"]["items"]] == ["material_id", "supplier_material_id", "date",
+                                                              "quantity", "uom", "commitment"]
+    assert [i["name"] for i in widgets["changes"]["items"]] == ["kind", "material_id", "uom", "old_date", "new_date",
+                                                                "old_quantity", "new_quantity", "requires_approval"]
+    # the forms before it keep their widget names: a new form is numbered after them
+    status, body = api(sim, "app/entry/widget/list", {"entry_id": ORDERS})
+    assert body["widgets"][-1]["widgetName"] == "_widget_1700000000084"  # as before the form was added
+    # the browser does not hold a supplier to the options either (the adapter refuses such answers)
+    status, created = create(sim, schedule, {"hub_key": "SUP-001/DS-SUP-001/v1"})
+    r = requests.post(f"{sim.base_url}/__sim/ui/update", timeout=5, json={
+        "entry_id": schedule, "data_id": created["data"]["_id"], "user": "sup001", "data": {"response": "也许"}})
+    assert r.status_code == 200 and r.json()["record"]["response"] == "也许" and r.json()["push"] is None
+    assert r.json()["record"]["updater"]["username"] == "sup001"
+
+
 # ----------------------------------------------------------------------------- writes
 
 

@@ -99,7 +99,7 @@ def test_calls_without_session_or_after_expiry_get_msgcode_1(sim, http):
 def test_path_is_case_insensitive_and_data_may_be_a_json_string(sim, http):
     data = json.dumps({"FormId": "BD_MATERIAL", "FieldKeys": "FNumber,FName", "OrderString": "FNumber DESC"})
     rows = post(http, sim, "DynamicFormService.ExecuteBillQuery", {"parameters": [data]}, base="/K3Cloud/")
-    assert rows[0] == ["1.03.0100", "油封 TC 25x47x7"] and len(rows) == 3
+    assert rows[0] == ["3.01.0007", "电机总成"] and len(rows) == 4  # three purchased parts and the motor
 
 
 # ----------------------------------------------------------------------------- queries
@@ -332,7 +332,7 @@ def test_generator_adds_to_the_demo_seed_without_clashing(sim, http):
 @pytest.mark.parametrize("form, keys, date_filter, expected", [
     # the demo rows are from 2026, the generated ones from 2025
     ("BD_Supplier", "FNumber", "FModifyDate<'2026-01-01'", 1),
-    ("BD_MATERIAL", "FNumber,FBaseUnitId.FNumber", "FModifyDate>='2026-01-01' and FDocumentStatus='C'", 3),
+    ("BD_MATERIAL", "FNumber,FBaseUnitId.FNumber", "FModifyDate>='2026-01-01' and FDocumentStatus='C'", 4),
     ("ENG_BOM", "FNumber,FTreeEntity_FEntryId,FMaterialIdChild.FNumber,FNumerator,FDenominator",
      "FApproveDate>='2025-01-01'", None),
     ("PUR_PurchaseOrder", "FBillNo,FPOOrderEntry_FEntryID", "FModifyDate<'2026-01-01' or FApproveDate>='2099-01-01'",

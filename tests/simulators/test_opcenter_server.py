@@ -354,3 +354,28 @@ def test_server_refuses_unknown_seed():
 def test_credentials_never_appear_in_repr():
     state = OpcenterState(clients="c:very-secret-1", users="u:very-secret-2")
     assert "very-secret" not in repr(state)
+
+
+def test_admin_order_plan_changes_the_order_and_touches_it(sim, bearer):
+    version = next(r for r in sim.state.rows("Order") if r["NId"] == "MO-2026-0003")["ConcurrencyVersion"]
+    changed = admin(sim, "order-plan", {"order": "MO-2026-0003", "quantity": 400,
+                                        "start": "2026-12-04T00:00:00+00:00"}).json()
+    assert changed["Quantity"]["QuantityValue"] == 400
+    assert changed["PlannedStartTime"].startswith("2026-12-04T00:00:00")
+    fetched = get(sim, bearer, "Order", **{"$filter": "NId eq 'MO-2026-0003'"}).json()["value"][0]
+    assert fetched["Quantity"]["QuantityValue"] == 400
+    # touched: the hub's next pull (LastUpdatedOn since its watermark) sees the change
+    assert fetched["ConcurrencyVersion"] == version + 1 and fetched["LastUpdatedOn"].startswith("2026-12-01T09:00")
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"order": "MO-9"}, "does not exist"),
+    ({"quantity": 5}, "order is required"),
+    ({"order": "MO-2026-0003", "quantity": "lots"}, "not a number"),
+    ({"order": "MO-2026-0003", "quantity": -1}, "positive"),
+    ({"order": "MO-2026-0003", "start": "tomorrow"}, "Invalid isoformat"),
+    ({"order": "MO-2026-0003", "priority": 1}, "unknown field"),
+])
+def test_admin_order_plan_refuses_bad_input(sim, body, words):
+    answer = admin(sim, "order-plan", body)
+    assert answer.status_code == 400 and words in answer.json()["error"]

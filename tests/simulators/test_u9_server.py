@@ -366,7 +366,7 @@ def test_admin_tables_clock_and_stats(sim):
 
 
 def test_the_demo_seed_holds_the_kingdee_demo_plant():
-    from simulators.kingdee.server import DEMO_MATERIALS, DEMO_PURCHASE_ORDERS, DEMO_SUPPLIERS
+    from simulators.kingdee.server import DEMO_BOM, DEMO_MATERIALS, DEMO_PURCHASE_ORDERS, DEMO_SUPPLIERS
 
     state = U9State(clients="", contexts="")
     seed_demo(state)
@@ -381,7 +381,13 @@ def test_the_demo_seed_holds_the_kingdee_demo_plant():
                         for l in state.children("PM_POLine", po["ID"])]))
     assert orders == [(number, supplier, modified, [(m, Decimal(q), Decimal(str(p)), d) for m, q, p, d in lines])
                       for number, supplier, modified, lines in DEMO_PURCHASE_ORDERS]
-    for table in ("CBO_BOMMaster", "MO_MO", "InvTrans_WhQoh"):  # none in the Kingdee demo either
+    # the motor's BOM: the same parts and quantities per motor as the Kingdee demo's ENG_BOM
+    (bom,) = state.rows("CBO_BOMMaster")
+    parent, _, children = DEMO_BOM
+    assert bom["ItemMaster_Code"] == parent
+    assert sorted((c["ItemMaster_Code"], c["UsageQty"], c["Scrap"]) for c in state.children("CBO_BOMComponent", bom["ID"])) \
+        == sorted((child, Decimal(n) / Decimal(d), Decimal(scrap)) for child, n, d, scrap in children)
+    for table in ("MO_MO", "InvTrans_WhQoh"):  # none in the Kingdee demo either
         assert state.rows(table) == []
 
 

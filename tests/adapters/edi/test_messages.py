@@ -138,7 +138,6 @@ def test_desadv_segments():
 
 from adapters.edi.messages import (  # noqa: E402
     changed_lines,
-    delivery_schedule_to_delfor,
     purchase_order_to_ordchg,
 )
 from canonical_model.documents import DeliverySchedule, DeliveryScheduleLine  # noqa: E402
@@ -244,57 +243,3 @@ def make_schedule(**kw):
         ],
         **kw,
     )
-
-
-def test_delfor_segments_firm_then_forecast_by_date():
-    data = delivery_schedule_to_delfor(make_schedule(), sender="HUB", recipient="SUP", control_ref="DF1",
-                                       prepared=WHEN)
-    _, (msg,) = read(data)
-    assert (msg.type, msg.version, msg.release) == ("DELFOR", "D", "96A")
-    assert seg_texts(msg)[1:-1] == [
-        ("BGM", [["241"], ["DS-2024-W19"], ["9"]]),
-        ("DTM", [["137", "202405020745", "203"]]),
-        ("DTM", [["158", "20240506", "102"]]),
-        ("DTM", [["159", "20240630", "102"]]),
-        ("NAD", [["BY"], ["HUB", "", "9"]]),
-        ("NAD", [["SU"], ["4098765000002", "", "9"]]),
-        ("UNS", [["D"]]),
-        ("GIS", [["37"]]),
-        ("NAD", [["ST"], ["4012345000016", "", "9"]]),
-        ("LIN", [["1"], [""], ["M-100", "IN"]]),
-        ("PIA", [["1"], ["S-100", "SA"]]),
-        ("SCC", [["1"]]),
-        ("QTY", [["113", "12.5", "KGM"]]),
-        ("DTM", [["2", "20240507", "102"]]),
-        ("QTY", [["113", "20", "KGM"]]),
-        ("DTM", [["2", "20240514", "102"]]),
-        ("SCC", [["4"]]),
-        ("QTY", [["113", "300", "KGM"]]),
-        ("DTM", [["2", "20240603", "102"]]),
-        ("LIN", [["2"], [""], ["M-200", "IN"]]),
-        ("SCC", [["1"]]),
-        ("QTY", [["113", "40", "PCE"]]),
-        ("DTM", [["2", "20240508", "102"]]),
-    ]
-
-
-def test_delfor_round_trip_recovers_every_schedule_line():
-    # read the parsed segments back the way a supplier's translator would: SCC sets the
-    # commitment, each QTY+113 pairs with the DTM+2 after it, LIN names the material
-    schedule = make_schedule(version=2)
-    _, (msg,) = read(delivery_schedule_to_delfor(schedule, sender="HUB", recipient="SUP", control_ref="DF2",
-                                                 prepared=WHEN))
-    assert msg.segments[1].get(2) == "5"  # a second version replaces the first
-    commitment = {"1": "firm", "4": "forecast"}
-    back, material, status, qty = [], None, None, None
-    for seg in msg.segments:
-        if seg.tag == "LIN":
-            material = seg.get(2)
-        elif seg.tag == "SCC":
-            status = commitment[seg.get(0)]
-        elif seg.tag == "QTY" and seg.get(0) == "113":
-            qty = (Decimal(seg.get(0, 1)), seg.get(0, 2))
-        elif seg.tag == "DTM" and seg.get(0) == "2":
-            back.append((material, dt.datetime.strptime(seg.get(0, 1), "%Y%m%d").date(), *qty, status))
-    want = [(l.material_id, l.date, l.quantity, l.uom, l.commitment) for l in schedule.lines]
-    assert sorted(back) == sorted(want)

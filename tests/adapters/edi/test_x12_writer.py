@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 
 from adapters.edi.x12 import X12Delimiters, hl_tree, parse_interchange
-from adapters.edi.x12_messages import (changed_purchase_order_to_860, delivery_schedule_to_830,
+from adapters.edi.x12_messages import (changed_purchase_order_to_860,
                                        purchase_order_to_850, shipment_notice_to_856)
 from adapters.edi.x12_writer import X12Writer
-from canonical_model.documents import DeliverySchedule, PurchaseOrder, ShipmentNotice
+from canonical_model.documents import PurchaseOrder, ShipmentNotice
 from hub.translate import translate
 from hub.errors import SkippableError
 
@@ -94,18 +94,6 @@ def test_860_sends_only_changed_lines_with_change_codes():
                                               receiver="SUP001", interchange_control=8, group_control=8, prepared=WHEN)
     (c,) = parse_interchange(cancelled).transactions()
     assert c.segments[1].get(0) == "01" and {s.get(1) for s in c.segments if s.tag == "POC"} == {"DI"}
-
-
-def test_830_firm_and_planning_fst():
-    sched = DeliverySchedule(schedule_id="DS-1", supplier_id="SUP-001", horizon_start=dt.date(2026, 3, 1),
-                             horizon_end=dt.date(2026, 4, 30), issued_at=WHEN, lines=[
-                                 dict(material_id="1.02.0033", date=dt.date(2026, 3, 9), quantity=Decimal("100"), uom="H87", commitment="firm"),
-                                 dict(material_id="1.02.0033", date=dt.date(2026, 4, 6), quantity=Decimal("300"), uom="H87", commitment="forecast")])
-    (t,) = parse_interchange(delivery_schedule_to_830(sched, sender="MESHUB", receiver="SUP001", interchange_control=9,
-                                                      group_control=9, prepared=WHEN)).transactions()
-    assert [(s.get(0), s.get(1), s.get(3)) for s in t.segments if s.tag == "FST"] == [
-        ("100", "C", "20260309"), ("300", "D", "20260406")]
-    assert t.errors == []
 
 
 def test_856_builds_s_o_p_i_and_translates_back():

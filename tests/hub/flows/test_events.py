@@ -198,6 +198,48 @@ def test_qc_decisions_change_the_batch_status_and_a_repeated_receipt_keeps_it(cl
     assert current(store, "Batch", "SUP-001:B2611-07").status == "released"
 
 
+def test_a_rejected_batch_gets_a_failed_inspection_and_one_alert_for_quality(client, store):
+    seed_purchase_order(store)
+    store_asn(store)
+    post(client, "/events/wms", WMS_TOKEN, RECEIPT)
+    reject = {"type": "qc", "qc": {"batch_id": "SUP-001:B2611-08", "status": "rejected", "reason": "lip cracked"}}
+    post(client, "/events/wms", WMS_TOKEN, reject)
+    assert process_pending(store)["processed"] == 2
+    assert current(store, "Batch", "SUP-001:B2611-08").status == "rejected"
+    with store.session() as session:
+        (inspection,) = list(documents.current(session, "Inspection"))
+        (alert,) = [a for a in documents.current(session, "Alert") if a.alert_type == "INSPECTION_FAILED"]
+    assert (inspection.batch_id, inspection.result, inspection.rejected_quantity, inspection.defects) == (
+        "SUP-001:B2611-08", "fail", Decimal(600), ["lip cracked"])
+    # nothing consumed it yet: a warning for quality, no order named
+    assert (alert.responsible_party, alert.severity) == ("quality", "warning")
+    assert "no production order has consumed it yet" in alert.message
+
+
+def test_a_consumed_batch_that_fails_qc_stays_consumed_and_the_alert_names_its_orders(client, store):
+    from canonical_model.documents import BatchLink
+
+    seed_purchase_order(store)
+    store_asn(store)
+    post(client, "/events/wms", WMS_TOKEN, RECEIPT)
+    process_pending(store)
+    with store.session() as session:  # the MES reported MO-7 consumed it (hub.flows.mes_sync)
+        batch = documents.get(session, "Batch", "SUP-001:B2611-07")
+        documents.upsert(session, batch.model_copy(update={"status": "consumed", "links": [
+            BatchLink(relation="consumed_by", ref="MO-7")]}))
+    post(client, "/events/wms", WMS_TOKEN, {"type": "qc", "qc": {"batch_id": "SUP-001:B2611-07", "status": "rejected"}})
+    # a release of a consumed batch makes no sense: a human decides (quarantined)
+    held = post(client, "/events/wms", WMS_TOKEN, {"type": "qc", "qc": {"batch_id": "SUP-001:B2611-07",
+                                                                        "status": "released"}})
+    process_pending(store)
+    assert current(store, "Batch", "SUP-001:B2611-07").status == "consumed"
+    assert event(store, held).status == "quarantined"
+    with store.session() as session:
+        (alert,) = [a for a in documents.current(session, "Alert") if a.alert_type == "INSPECTION_FAILED"]
+    assert alert.severity == "critical" and "production orders MO-7" in alert.message
+    assert ("ProductionOrder", "MO-7") in {(r.type, r.key) for r in alert.subjects}
+
+
 def test_a_qc_decision_for_an_unknown_batch_is_quarantined_and_goes_through_when_requeued(client, store):
     event_id = post(client, "/events/wms", WMS_TOKEN, {"type": "qc", "qc": {"batch_id": "SUP-001:B2611-07",
                                                                              "status": "released"}})

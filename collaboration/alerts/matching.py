@@ -1,6 +1,8 @@
-"""Exception rules that raise Alerts. Each rule is a pure function with a reason code and a
-default responsible party; alert ids are derived from the condition, so the same condition
-seen again updates the same Alert instead of opening a second one."""
+"""The first exception rules (formerly collaboration/alerts.py; re-exported by the package).
+
+Each rule is a pure function with a reason code and a default responsible party; alert ids are
+derived from the condition, so the same condition seen again updates the same Alert instead of
+opening a second one."""
 from __future__ import annotations
 
 from decimal import Decimal
