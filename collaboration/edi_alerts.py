@@ -35,24 +35,18 @@ def duplicate_interchange(partner: str, control_ref: str, first_file: str, secon
 
 
 def not_acknowledged(partner: str, control_ref: str, standard: str, message_types: Optional[list],
-                     sent_at: Optional[dt.datetime], ack_due: dt.datetime, now: dt.datetime,
-                     resolved: bool = False) -> Alert:
-    """EDI_NOT_ACKNOWLEDGED: an interchange we sent got no CONTRL/997 before its deadline.
-
-    ``resolved=True`` gives the same alert closed (the ack came late), so the open item goes away.
-    """
+                     sent_at: Optional[dt.datetime], ack_due: dt.datetime, now: dt.datetime) -> Alert:
+    """EDI_NOT_ACKNOWLEDGED: an interchange we sent got no CONTRL/997 before its deadline (a late ack
+    resolves it through the alert lifecycle: hub.flows.acks)."""
     kind = "997/999" if standard == "x12" else "CONTRL"
     what = "/".join(message_types or []) or "interchange"
     sent = f" sent {sent_at:%Y-%m-%d %H:%M} UTC" if sent_at else ""
     message = (f"{partner} has not acknowledged {what} interchange {control_ref}{sent}; the {kind} was due by "
                f"{ack_due:%Y-%m-%d %H:%M} UTC. Next: {partner} confirms receipt (or says what was wrong) and sends "
                f"the {kind}; if the file never arrived, resend it from the outbox.")
-    if resolved:
-        message = f"{partner} acknowledged interchange {control_ref} after the deadline; resolved."
     return Alert(
         alert_id=f"EDI_NOT_ACKNOWLEDGED:{partner}:{control_ref}",
         alert_type="EDI_NOT_ACKNOWLEDGED", severity="warning", responsible_party=partner,
-        status="resolved" if resolved else "open",
         subjects=[SubjectRef(type="Interchange", key=f"{partner}/out/{control_ref}")],
-        message=message, due=None if resolved else now + ESCALATE_AFTER,
+        message=message, due=now + ESCALATE_AFTER,
     )

@@ -1,4 +1,4 @@
-"""MES -> hub: production orders and material consumption from Siemens Opcenter."""
+"""MES -> hub: production orders, material consumption and finished lots from Siemens Opcenter."""
 import pendulum
 from airflow.sdk import Asset, dag, task
 
@@ -10,10 +10,14 @@ from hub.airflow_support import DEFAULT_ARGS, classified
     default_args=DEFAULT_ARGS, tags=["mes", "opcenter", "inbound"],
     doc_md="""
 Pulls production orders (the plan MRP explodes), tells the MES about received batches and their
-QC status, and pulls material consumption (which supplier batches went into which order) from Opcenter (`opcenter_default`, OAuth2 client credentials) since each
-watermark, maps them with `mappings/opcenter/`, and stores them. Consumption is merged into the
-Batch receiving stored: the MES adds `consumed_by` links, receiving's data stays. A rerun stores
-nothing twice. **On failure**: `OPCENTER_AUTH_FAILED` = fix the Connection; others retry.
+QC status, pulls material consumption (which supplier batches went into which order), then the
+finished lots the orders produced, from Opcenter (`opcenter_default`, OAuth2 client credentials)
+since each watermark, maps them with `mappings/opcenter/`, and stores them. Consumption and
+finished lots are merged into the Batch already stored: the MES adds `consumed_by` / `produced`
+links, the rest stays. Together they make the genealogy supplier lot -> order -> finished lot
+(`hub trace`). A rerun stores nothing twice. **On failure**: `OPCENTER_AUTH_FAILED` = fix the
+Connection; others retry. Quarantined lots (a completion without order, a lot whose material is
+not the order's) are in `hub quarantine list`.
 """,
 )
 def mes_sync():
@@ -38,6 +42,13 @@ def mes_sync():
 
         return tasks.sync_mes("consumption")
 
+    @task
+    @classified
+    def finished_lots():
+        from hub import tasks
+
+        return tasks.sync_mes("finished_lots")
+
     @task(outlets=[Asset("hub://canonical/production_orders")])
     def announce_order_changes(counts: dict):
         """The asset event schedules plan_run; a run that changed nothing emits none (skipped)."""
@@ -49,7 +60,7 @@ def mes_sync():
 
     orders = production_orders()
     announce_order_changes(orders)
-    orders >> incoming_batches() >> consumption()
+    orders >> incoming_batches() >> consumption() >> finished_lots()
 
 
 mes_sync()

@@ -37,16 +37,15 @@ def audit(
 ) -> None:
     """Print the audit trail of one subject (who did what, when)."""
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from canonical_model.store import open_store
     from canonical_model.store.tables import AuditRow
-    from hub.cli_whatif import _table
+    from hub.cli_common import reading_store, table
 
     if not subject.strip():
         typer.echo("audit: --subject is empty", err=True)
         raise typer.Exit(2)
-    try:
+    with reading_store():
         store = open_store()
         try:
             with store.session() as session:
@@ -60,10 +59,6 @@ def audit(
                     .distinct().limit(10)))
         finally:
             store.dispose()
-    except SQLAlchemyError as exc:
-        # the class name only: a driver message may quote the database URL with its password
-        typer.echo(f"store: STORE_UNAVAILABLE {type(exc).__name__}; check HUB_DATABASE_URL", err=True)
-        raise typer.Exit(1)
     if not rows:
         hint = f"; subjects with a trail: {', '.join(known)}" if known else ""
         typer.echo(f"audit: no entries for subject {subject!r}{hint}", err=True)
@@ -73,7 +68,7 @@ def audit(
             typer.echo(json.dumps({"at": at.isoformat(), "actor": actor, "action": action, "subject_type": kind,
                                    "subject_key": subject, "details": details}, ensure_ascii=False, default=str))
         return
-    table = [(at.strftime("%Y-%m-%d %H:%M:%S"), actor, action, kind,
+    lines = [(at.strftime("%Y-%m-%d %H:%M:%S"), actor, action, kind,
               str(details["version"]) if "version" in details else "", _summary(action, details))
              for at, actor, action, kind, details in rows]
-    typer.echo(_table(("when", "actor", "action", "type", "version", "details"), table))
+    typer.echo(table(("when", "actor", "action", "type", "version", "details"), lines))

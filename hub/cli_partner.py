@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from hub.cli_common import table
+
 if TYPE_CHECKING:  # the CLI's --help must stay fast: heavy modules are imported inside commands
     from hub.partners import PartnerProfile
 
@@ -126,18 +128,18 @@ def _check_crosswalks(profile: "PartnerProfile") -> list[RuleResult]:
 
     results = []
     tables = set(profile.crosswalks) | ({"partners"} if profile.identity.erp_codes else set())
-    for table in sorted(tables):
+    for name in sorted(tables):
         try:
-            shared = load_crosswalk(table, with_partners=False)
+            shared = load_crosswalk(name, with_partners=False)
         except HubError as exc:
-            results.append(_fail(f"crosswalk {table}", exc.as_line()))
+            results.append(_fail(f"crosswalk {name}", exc.as_line()))
             continue
-        clashes = [f"{source},{code}: profile says {canonical!r}, {table}.csv says {shared.entries[(source, code)]!r}"
-                   for (source, code), canonical in profile.crosswalk_rows(table).items()
+        clashes = [f"{source},{code}: profile says {canonical!r}, {name}.csv says {shared.entries[(source, code)]!r}"
+                   for (source, code), canonical in profile.crosswalk_rows(name).items()
                    if shared.entries.get((source, code), canonical) != canonical]
-        rows = len(profile.crosswalk_rows(table))
-        results.append(_fail(f"crosswalk {table}", "; ".join(clashes)) if clashes
-                       else _ok(f"crosswalk {table}", f"{rows} partner row(s), no clash with {table}.csv"))
+        rows = len(profile.crosswalk_rows(name))
+        results.append(_fail(f"crosswalk {name}", "; ".join(clashes)) if clashes
+                       else _ok(f"crosswalk {name}", f"{rows} partner row(s), no clash with {name}.csv"))
     return results
 
 
@@ -338,22 +340,7 @@ def list_partners() -> None:
              " ".join(f"{key}:{m.format}" + (f"/{m.message}/{m.version}" if m.message else "")
                       for key, m in sorted(p.messages.items())) or "-", p.stage)
             for p in sorted(profiles.values(), key=lambda p: p.partner_id)]
-    typer.echo(_table(rows, ("id", "name", "channel", "formats", "stage")))
-
-
-def _width(text: str) -> int:
-    import unicodedata
-
-    # Chinese names take two terminal columns per character; pad by display width, not len()
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _table(rows: list[tuple], headers: tuple[str, ...]) -> str:
-    cells = [tuple(map(str, headers))] + [tuple(map(str, r)) for r in rows]
-    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    typer.echo(table(("id", "name", "channel", "formats", "stage"), rows))
 
 
 @app.command("add")

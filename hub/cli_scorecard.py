@@ -21,17 +21,13 @@ from typing import Optional
 
 import typer
 
+from hub.cli_common import reading_store, table
+
 
 def _usage(message: str) -> None:
     typer.echo(f"scorecard: {message}", err=True)
     raise typer.Exit(2)
 
-
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (headers, *rows)]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _cell(value: Optional[Decimal], percent: bool = False) -> str:
@@ -77,22 +73,12 @@ def scorecard(
     as_json: bool = typer.Option(False, "--json", help="one JSON object per supplier and month"),
 ) -> None:
     """Print supplier scorecards per month with their grades and the score trend."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from collaboration.scorecard import MONTH_PATTERN, trend
-    from hub.errors import HubError
 
     if month is not None and not MONTH_PATTERN.match(month):
         _usage(f"--month {month!r} is not YYYY-MM")
-    try:
+    with reading_store():
         scores, known = _load(supplier)
-    except HubError as exc:
-        typer.echo(exc.as_line(), err=True)
-        raise typer.Exit(1)
-    except SQLAlchemyError as exc:
-        # the class name only: a driver message may quote the database URL with its password
-        typer.echo(f"store: STORE_UNAVAILABLE {type(exc).__name__}; check HUB_DATABASE_URL", err=True)
-        raise typer.Exit(1)
     if not known:
         _usage(f"supplier {supplier!r} is not in the store (no Party, purchase order or scored document)")
 
@@ -105,7 +91,7 @@ def scorecard(
     if not shown:
         typer.echo("no data" + (f" for {supplier}" if supplier else "") + (f" in {month}" if month else ""))
         return
-    typer.echo(_table(
+    typer.echo(table(
         ("supplier", "month", "OTIF %", "lot acc %", "PPM", "resp h", "ASN acc %", "score", "grade"),
         [(s.supplier_id, s.month, _cell(s.otif, True), _cell(s.lot_acceptance, True), _cell(s.ppm),
           _cell(s.response_hours_median), _cell(s.asn_accuracy, True), _cell(s.score), s.grade or "-")

@@ -28,6 +28,8 @@ import json
 
 import typer
 
+from hub.cli_common import reading_store
+
 
 class TraceFormat(str, enum.Enum):
     tree = "tree"
@@ -58,20 +60,10 @@ def trace(
                                               help="tree (text) or json"),
 ) -> None:
     """Trace a batch through receipts, inspections, production orders, finished lots and shipments."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from collaboration import trace as genealogy_trace
-    from hub.errors import HubError
 
-    try:
+    with reading_store():
         genealogy = _load()
-    except HubError as exc:
-        typer.echo(exc.as_line(), err=True)
-        raise typer.Exit(1)
-    except SQLAlchemyError as exc:
-        # the class name only: a driver message may quote the database URL with its password
-        typer.echo(f"store: STORE_UNAVAILABLE {type(exc).__name__}; check HUB_DATABASE_URL", err=True)
-        raise typer.Exit(1)
 
     direction = "forward" if forward else "backward"
     try:

@@ -31,6 +31,8 @@ from typing import Optional
 
 import typer
 
+from hub.cli_common import reading_store, table
+
 app = typer.Typer(help="What-if scenarios on the material plan: late supplier, demand change, rejected batch.",
                   add_completion=False)
 
@@ -39,12 +41,6 @@ def _usage(message: str) -> None:
     typer.echo(f"whatif: {message}", err=True)
     raise typer.Exit(2)
 
-
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (headers, *rows)]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _load_input(plan_date: dt.date):
@@ -96,17 +92,8 @@ def whatif(
     except ValueError:
         _usage(f"--plan-date {plan_date!r} is not YYYY-MM-DD")
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
+    with reading_store():
         inp, parties = _load_input(day)
-    except HubError as exc:
-        typer.echo(exc.as_line(), err=True)
-        raise typer.Exit(1)
-    except SQLAlchemyError as exc:
-        # the class name only: a driver message may quote the database URL with its password
-        typer.echo(f"store: STORE_UNAVAILABLE {type(exc).__name__}; check HUB_DATABASE_URL", err=True)
-        raise typer.Exit(1)
 
     scenarios, titles = [], []
     if late is not None:
@@ -148,7 +135,7 @@ def whatif(
                  c.after.isoformat() if c.after else "no firm supply",
                  f"+{c.delay_days} d" if c.delay_days is not None else "-", ", ".join(c.materials))
                 for c in result.changes]
-        typer.echo(_table(("order", "material", "planned start", "earliest before", "earliest after", "delay",
+        typer.echo(table(("order", "material", "planned start", "earliest before", "earliest after", "delay",
                            "short of"), rows))
     n = len(result.changes)
     typer.echo(f"{n} production order{'s' if n != 1 else ''} affected" if n else "no production order affected")

@@ -348,19 +348,24 @@ def epilogue() -> str:
     return "\n\n".join(parts)
 
 
+#: QC keeps SUP-002's bearing lot on hold (its certificate of conformity is missing), so the shop
+#: floor only consumes SUP-001's lot into MO-2026-0002 - on every run of the story alike
+HELD_BATCH = "SUP-002:BCGDD000102-2"
+
+
 def play_quality(store, ports: runtime.Ports, echo) -> None:
-    """QC releases the received batches (the WMS reports each decision through the ingress API);
-    the bearing batch 1.02.0033 from SUP-001 is what production order MO-2026-0002 waits for."""
+    """QC releases the received batches but one (the WMS reports each decision through the ingress
+    API); the bearing batch 1.02.0033 from SUP-001 is what production order MO-2026-0002 waits for."""
     from canonical_model.store import documents
 
     with store.session() as s:
-        batches = sorted((b for b in documents.current(s, "Batch") if b.status == "quarantined"),
-                         key=lambda b: b.batch_id)
+        batches = sorted((b for b in documents.current(s, "Batch")
+                          if b.status == "quarantined" and b.batch_id != HELD_BATCH), key=lambda b: b.batch_id)
     token = runtime.load_secrets(runtime.var_dir())["wms_ingress_token"]
     for batch in batches:
         event = {"type": "qc", "qc": {"supplier_id": batch.supplier_id, "batch_number": batch.supplier_batch_number,
                                       "status": "released"}}
         post_event(ports, "/events/wms", token, event)
     if batches:
-        echo(f"  QC released {len(batches)} batch(es): {', '.join(b.batch_id for b in batches)} "
-             "(WMS events via the ingress API)")
+        echo(f"  QC released {len(batches)} batch(es): {', '.join(b.batch_id for b in batches)}; "
+             f"{HELD_BATCH} stays on hold (certificate missing) (WMS events via the ingress API)")

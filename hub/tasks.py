@@ -273,22 +273,31 @@ def plan_mes_proposals() -> dict:
 
 # ------------------------------------------------------------------------------ alerts
 def alert_sweep() -> dict:
-    """Raise PUSH_FAILING for outbox targets past their SLA, escalate alerts nobody acknowledged in
-    time and notify every open alert not yet told at its current level (collaboration/alerts)."""
+    """The rules that need a clock: ASNs missing or late against the promised dates, pushes failing
+    past their SLA; then escalation of alerts nobody acknowledged in time and a notification for
+    every open alert not yet told at its level (collaboration/alerts)."""
     import datetime as dt
 
     from sqlalchemy import select
 
+    from canonical_model.store import documents
     from canonical_model.store.tables import OutboxRow
     from collaboration.alerts import escalate_overdue, load_config, notify_pending, raise_alert
-    from collaboration.alerts.rules import push_failing
+    from collaboration.alerts.rules import asn_late, asn_missing, push_failing
 
     now = dt.datetime.now(dt.timezone.utc)
     config = load_config()
     with _store() as store, store.session() as session:
+        asns = list(documents.current(session, "ShipmentNotice"))
+        responses = {(r.supplier_id, r.po_number): r for r in documents.current(session, "OrderResponse")}
+        found = []
+        for po in documents.current(session, "PurchaseOrder"):
+            mine = [a for a in asns if any(line.po_number == po.po_number for line in a.lines)]
+            response = responses.get((po.supplier_id, po.po_number))
+            found += asn_missing(po, mine, now=now, response=response) + asn_late(po, mine, response=response)
         rows = session.scalars(select(OutboxRow).where(OutboxRow.status != "sent")).all()
-        opened = sum(raise_alert(session, alert, now=now, actor="rules", config=config)[1]
-                     for alert in push_failing(rows, now=now, sla=config.push_sla))
+        found += push_failing(rows, now=now, sla=config.push_sla)
+        opened = sum(raise_alert(session, alert, now=now, actor="rules", config=config)[1] for alert in found)
         escalated = escalate_overdue(session, now=now, config=config)
         notified = notify_pending(session, now=now, config=config)
-    return {"push_failing_opened": opened, "escalated": len(escalated), "notified": len(notified)}
+    return {"opened": opened, "escalated": len(escalated), "notified": len(notified)}

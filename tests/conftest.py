@@ -5,6 +5,9 @@ import os
 import uuid
 from pathlib import Path
 
+# Airflow configures its logging (a root handler on sys.stderr) when first imported: import it here,
+# on the session's stderr, not first inside a CliRunner test whose stream is closed after it
+import airflow  # noqa: F401
 import pytest
 from sqlalchemy import create_engine, text
 

@@ -13,7 +13,8 @@ The Connection ``opcenter_default`` (``AIRFLOW_CONN_OPCENTER_DEFAULT``) holds ev
   ``plant_id`` (multiplant path segment ``/sit-svc/<plant_id>/...``, default none),
   ``token_path`` (``sit-auth/OAuth/Token``), ``order_app`` / ``order_set`` (``PIOrder`` /
   ``Order``), ``consumption_app`` / ``consumption_set`` (``PIOrder`` / ``MaterialConsumption``,
-  INFERRED), ``material_app`` (``Material``), ``integration_app`` (``HubIntegration``: the
+  INFERRED), ``production_app`` / ``production_set`` (``PIOrder`` / ``MaterialProduction``: the
+  completions that fill finished lots, INFERRED), ``material_app`` (``Material``), ``integration_app`` (``HubIntegration``: the
   site's custom app with the hub's commands, INFERRED), ``unit_codes`` (JSON object canonical
   unit -> Opcenter UoMNId, default ``{"H87": "PCS"}``), ``timezone`` (IANA name; Opcenter sends
   UTC, records carry naive plant-local times like every ERP record; default ``UTC``),
@@ -63,6 +64,8 @@ class OpcenterConfig(ConnectionSettings, BaseModel):
     order_set: str = Field(default="Order", pattern=_NAME)
     consumption_app: str = Field(default="PIOrder", pattern=_NAME)
     consumption_set: str = Field(default="MaterialConsumption", pattern=_NAME)
+    production_app: str = Field(default="PIOrder", pattern=_NAME)
+    production_set: str = Field(default="MaterialProduction", pattern=_NAME)
     material_app: str = Field(default="Material", pattern=_NAME)
     integration_app: str = Field(default="HubIntegration", pattern=_NAME)
     unit_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UNIT_CODES))
@@ -121,7 +124,8 @@ class OpcenterConfig(ConnectionSettings, BaseModel):
         base = http_base_url(conn.host, conn.port, conn.schema, extra, "")
         extra.pop("ingress_token", None)  # the token Opcenter sends to the hub's ingress API (hub/api), not ours
         known = {"grant_type", "client_id", "client_secret", "scope", "plant_id", "token_path", "order_app",
-                 "order_set", "consumption_app", "consumption_set", "material_app", "integration_app", "unit_codes",
+                 "order_set", "consumption_app", "consumption_set", "production_app", "production_set", "material_app",
+                 "integration_app", "unit_codes",
                  "timezone", "page_size", "timeout", "verify", "max_attempts", "backoff_seconds", "max_retry_after"}
         unknown = sorted(set(extra) - known)
         if unknown:

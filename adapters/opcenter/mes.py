@@ -1,4 +1,4 @@
-"""Siemens Opcenter as the hub's MES: pull production orders and consumption, push what suppliers announce.
+"""Siemens Opcenter as the hub's MES: pull production orders, consumption and finished lots, push what suppliers announce.
 
 Pulls yield :class:`hub.erp.ErpRecord` (``key``, ``modified``, ``data``: the flat record the
 mapping ``mapping_path(kind)`` reads), so the ERP sync flow's steps (ledger, mapping,
@@ -10,6 +10,13 @@ validation, upsert, watermark) apply unchanged:
   consumed; each such lot is read from ``Material/MaterialLot`` with **all** its consumptions, so
   one record per lot -> one ``Batch`` with every ``consumed_by`` link
   (mappings/opcenter/MaterialLot.yaml). Memory grows with the lots of one window, not the set.
+* ``finished_lots``: the same walk over the ``MaterialProduction`` set (app ``PIOrder``,
+  INFERRED, see simulators/opcenter/state.py): each lot an order completion booked into is read
+  with **all** its completions and the material of each producing order, so one record per
+  finished lot -> one ``Batch`` with a ``produced`` link per producing order
+  (mappings/opcenter/ProducedMaterialLot.yaml). A lot whose material is not what its producing
+  order makes carries no ``hub_material_id`` (and says why in ``hub_problem``): the mapping
+  quarantines it instead of inventing a genealogy.
 
 Pushes (each idempotent: a rerun finds what the first run wrote and does not write a second
 object; with ``max_attempts`` > 1 a retriable failure restarts the whole step from its look-up,
@@ -23,8 +30,9 @@ never with a blind second command):
   (looked up first): a proposal the planner accepts or rejects in the MES, never an edit of
   the order.
 
-INFERRED (README): the entity sets other than ``Order``/``MaterialLot``, the ``HubIntegration``
-app and its commands, ``SetMaterialLotStatus`` and the field names of these writes.
+INFERRED (README): the entity sets other than ``Order``/``MaterialLot`` (``MaterialConsumption``,
+``MaterialProduction``), the ``HubIntegration`` app and its commands, ``SetMaterialLotStatus``
+and the field names of these writes.
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ import logging
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
 
 from adapters.opcenter import errors, translate
 from adapters.opcenter.config import DEFAULT_CONN_ID, OpcenterConfig
@@ -53,6 +61,7 @@ MAPPING_DIR = MAPPINGS_DIR / "opcenter"
 KINDS: dict[str, tuple[str, str]] = {
     "production_orders": ("Order.yaml", "ProductionOrder"),
     "consumption": ("MaterialLot.yaml", "Batch"),
+    "finished_lots": ("ProducedMaterialLot.yaml", "Batch"),
 }
 #: lots looked up per OData request (``NId eq 'a' or NId eq 'b' ...``): keeps URLs short
 LOTS_PER_LOOKUP = 20
@@ -87,9 +96,12 @@ class OpcenterMes:
         return MAPPING_DIR / _kind(kind)[0]
 
     def pull(self, kind: str, since: Optional[dt.datetime]) -> Iterator[ErpRecord]:
-        """``production_orders`` or ``consumption`` records changed at/after ``since`` (naive plant time)."""
+        """``production_orders``, ``consumption`` or ``finished_lots`` records changed at/after ``since``
+        (naive plant time)."""
         _kind(kind)
-        return self.pull_production_orders(since) if kind == "production_orders" else self.pull_consumption(since)
+        pulls = {"production_orders": self.pull_production_orders, "consumption": self.pull_consumption,
+                 "finished_lots": self.pull_finished_lots}
+        return pulls[kind](since)
 
     def _changed_since(self, since: Optional[dt.datetime]) -> Optional[str]:
         start = translate.since_utc(since, self.config.zone)
@@ -102,22 +114,15 @@ class OpcenterMes:
 
     def pull_consumption(self, since: Optional[dt.datetime]) -> Iterator[ErpRecord]:
         cfg = self.config
-        emitted: set[str] = set()
-        pending: list[str] = []
-        for consumption in self.hook.query(cfg.consumption_app, cfg.consumption_set, self._changed_since(since)):
-            lot = consumption.get("MaterialLotNId")
-            if not isinstance(lot, str) or not lot or lot in emitted or lot in pending:
-                if not isinstance(lot, str) or not lot:
-                    log.warning("opcenter consumption %s names no MaterialLotNId; it links no batch",
-                                consumption.get("NId") or consumption.get("Id"))
-                continue
-            pending.append(lot)
-            if len(pending) >= LOTS_PER_LOOKUP:
-                yield from self._lot_records(pending)
-                emitted.update(pending)
-                pending = []
-        if pending:
-            yield from self._lot_records(pending)
+        bookings = self.hook.query(cfg.consumption_app, cfg.consumption_set, self._changed_since(since))
+        for lot_nids in _lot_chunks(bookings, "consumption"):
+            yield from self._lot_records(lot_nids)
+
+    def pull_finished_lots(self, since: Optional[dt.datetime]) -> Iterator[ErpRecord]:
+        cfg = self.config
+        bookings = self.hook.query(cfg.production_app, cfg.production_set, self._changed_since(since))
+        for lot_nids in _lot_chunks(bookings, "production"):
+            yield from self._finished_lot_records(lot_nids)
 
     def _lot_records(self, lot_nids: list[str]) -> Iterator[ErpRecord]:
         cfg = self.config
@@ -129,6 +134,24 @@ class OpcenterMes:
             by_lot.setdefault(str(consumption.get("MaterialLotNId")), []).append(consumption)
         for nid in lot_nids:
             yield translate.lot_record(nid, lots.get(nid), by_lot.get(nid, []), cfg.zone)
+
+    def _finished_lot_records(self, lot_nids: list[str]) -> Iterator[ErpRecord]:
+        cfg = self.config
+        either = " or ".join(f"NId eq {odata_string(nid)}" for nid in lot_nids)
+        lots = {row.get("NId"): row for row in self.hook.query(cfg.material_app, "MaterialLot", either)}
+        by_lot: dict[str, list[dict[str, Any]]] = {nid: [] for nid in lot_nids}
+        fills = " or ".join(f"MaterialLotNId eq {odata_string(nid)}" for nid in lot_nids)
+        for production in self.hook.query(cfg.production_app, cfg.production_set, fills):
+            by_lot.setdefault(str(production.get("MaterialLotNId")), []).append(production)
+        orders = sorted({str(p["OrderNId"]) for rows in by_lot.values() for p in rows
+                         if isinstance(p.get("OrderNId"), str) and p["OrderNId"]})
+        makes: dict[str, Any] = {}
+        for start in range(0, len(orders), LOTS_PER_LOOKUP):
+            named = " or ".join(f"NId eq {odata_string(nid)}" for nid in orders[start:start + LOTS_PER_LOOKUP])
+            for order in self.hook.query(cfg.order_app, cfg.order_set, named):
+                makes[str(order.get("NId"))] = order.get("MaterialNId")
+        for nid in lot_nids:
+            yield translate.finished_lot_record(nid, lots.get(nid), by_lot.get(nid, []), makes, cfg.zone)
 
     # ------------------------------------------------------------------ push
     def _step(self, work: Callable[[], T], what: str) -> T:
@@ -276,6 +299,28 @@ class OpcenterMes:
             return str(result.get("ScheduleChangeProposalId") or "")
 
         return self._step(step, f"schedule change proposal {proposal_id}")
+
+
+def _lot_chunks(bookings: Iterable[dict[str, Any]], what: str) -> Iterator[list[str]]:
+    """The distinct ``MaterialLotNId`` s that consumption or production bookings name, in first-seen
+    order, ``LOTS_PER_LOOKUP`` at a time (each lot once per pull)."""
+    seen: set[str] = set()
+    pending: list[str] = []
+    for booking in bookings:
+        lot = booking.get("MaterialLotNId")
+        if not isinstance(lot, str) or not lot:
+            log.warning("opcenter %s %s names no MaterialLotNId; it links no batch", what,
+                        booking.get("NId") or booking.get("Id"))
+            continue
+        if lot in seen:
+            continue
+        seen.add(lot)
+        pending.append(lot)
+        if len(pending) >= LOTS_PER_LOOKUP:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
 
 
 def _kind(kind: str) -> tuple[str, str]:

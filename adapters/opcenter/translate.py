@@ -183,6 +183,83 @@ def lot_record(lot_nid: str, lot: Optional[dict[str, Any]], consumptions: list[d
     return ErpRecord(key=lot_nid, modified=max(stamps) if stamps else None, data=data)
 
 
+def finished_lot_record(lot_nid: str, lot: Optional[dict[str, Any]], productions: list[dict[str, Any]],
+                        order_materials: dict[str, Any], zone: zoneinfo.ZoneInfo) -> ErpRecord:
+    """One record per finished lot with every completion booked into it (the Batch and its produced links).
+
+    * ``hub_quantity``: everything produced into the lot (the batch as made, like a received
+      batch's quantity is what arrived), None when a completion is in another unit than the lot;
+    * ``hub_status``: the lot's status (``consumed`` once nothing is left); ``released`` when the
+      MES does not list the lot itself (INFERRED: a completion books good product);
+    * ``hub_material_id``: the lot's material when every completion and every producing order the
+      MES lists make that material, else absent with the reason in ``hub_problem``, so the
+      mapping quarantines the lot (an order produces its own material; co-products would need a
+      rule of their own);
+    * ``ProducedBy``: one entry per producing order, first completion first (a completion without
+      ``OrderNId`` keeps its entry, so the mapping names the broken link).
+    """
+    ordered = sorted(productions, key=lambda p: (str(p.get("ProducedOn") or ""), str(p.get("Id") or "")))
+    listed = lot is not None
+    if lot is None:
+        first = ordered[0] if ordered else {}
+        unit = (first.get("Quantity") or {}).get("UoMNId") if isinstance(first.get("Quantity"), dict) else None
+        lot = {"NId": lot_nid, "MaterialNId": first.get("MaterialNId"), "Quantity": {"UoMNId": unit}}
+    data = flatten(lot, zone)
+    data["NId"] = data.get("NId") or lot_nid
+    unit = lot["Quantity"].get("UoMNId") if isinstance(lot.get("Quantity"), dict) else None
+    data["hub_quantity"] = _produced_quantity(unit, ordered)
+    remaining, status = _quantity_value(lot), status_of(lot)
+    if listed and remaining is not None and remaining == 0:
+        data["hub_status"] = "consumed"
+    elif listed and status is not None:
+        data["hub_status"] = LOT_STATES.get(status, status)
+    else:
+        data["hub_status"] = "released"
+    material, problem = _finished_material(lot.get("MaterialNId"), ordered, order_materials)
+    data["hub_material_id"] = material
+    if problem:
+        data["hub_problem"] = problem
+    producers: list[dict[str, Any]] = []
+    orders_seen: set[str] = set()
+    for production in ordered:
+        order = production.get("OrderNId")
+        if order and str(order) in orders_seen:
+            continue
+        orders_seen.add(str(order))
+        producers.append({"OrderNId": order, "ProductionNId": production.get("NId")})
+    data["ProducedBy"] = producers
+    data["Productions"] = [flatten(p, zone) for p in ordered]
+    stamps = [m for m in (modified_at(e, zone) for e in [lot, *productions]) if m is not None]
+    return ErpRecord(key=lot_nid, modified=max(stamps) if stamps else None, data=data)
+
+
+def _produced_quantity(unit: Optional[str], productions: list[dict[str, Any]]) -> Optional[str]:
+    total = Decimal(0)
+    for production in productions:
+        amount = _quantity_value(production)
+        used = production["Quantity"].get("UoMNId") if isinstance(production.get("Quantity"), dict) else None
+        if amount is None or (unit is not None and used is not None and used != unit):
+            return None
+        total += amount
+    return format(total.normalize(), "f") if productions and total != 0 else ("0" if productions else None)
+
+
+def _finished_material(material: Any, productions: list[dict[str, Any]],
+                       order_materials: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    """The finished lot's material and, when it cannot be trusted, why."""
+    if not isinstance(material, str) or not material:
+        return None, "the lot names no MaterialNId"
+    for production in productions:
+        booked = production.get("MaterialNId")
+        if booked not in (None, "", material):
+            return None, f"completion {production.get('NId')} booked {booked} into a lot of {material}"
+        order = production.get("OrderNId")
+        makes = order_materials.get(str(order)) if order else None
+        if makes not in (None, "", material):
+            return None, f"MaterialNId {material} is not what producing order {order} makes ({makes})"
+    return material, None
+
+
 # ----------------------------------------------------------------------------- writes
 
 
@@ -200,6 +277,15 @@ def quantity(value: Decimal, unit: str) -> dict[str, Any]:
     return {"QuantityValue": number, "UoMNId": unit}
 
 
+def _linked(stored: "Batch", pulled: "Batch", **changes: Any) -> "Batch":
+    """``stored`` with ``pulled``'s links added (no duplicates, stored ones first) and its source."""
+    links = [link.model_dump() for link in stored.links]
+    for link in pulled.links:
+        if link.model_dump() not in links:
+            links.append(link.model_dump())
+    return type(stored).model_validate({**stored.model_dump(), "links": links, "source": pulled.source, **changes})
+
+
 def merge_pulled_batch(stored: Optional["Batch"], pulled: "Batch") -> "Batch":
     """The Batch to store after a consumption pull, given what the store already holds for it.
 
@@ -211,10 +297,10 @@ def merge_pulled_batch(stored: Optional["Batch"], pulled: "Batch") -> "Batch":
     """
     if stored is None:
         return pulled
-    links = [link.model_dump() for link in stored.links]
-    for link in pulled.links:
-        if link.model_dump() not in links:
-            links.append(link.model_dump())
-    status = "consumed" if pulled.status == "consumed" else stored.status
-    return type(stored).model_validate({**stored.model_dump(), "links": links, "status": status,
-                                        "source": pulled.source})
+    return _linked(stored, pulled, status="consumed" if pulled.status == "consumed" else stored.status)
+
+
+def merge_produced_batch(stored: Optional["Batch"], pulled: "Batch") -> "Batch":
+    """The Batch to store after a finished-lot pull: the MES adds ``produced`` links; whatever the
+    store already holds for the lot (a consumption pull's status, QC's verdict) stays."""
+    return pulled if stored is None else _linked(stored, pulled)

@@ -29,7 +29,7 @@ from canonical_model.store import Store, documents, interchanges, outbox, state
 from canonical_model.store.tables import InboxRow, InterchangeRow, OutboxRow, utcnow
 from collaboration import edi_alerts
 from hub.errors import HubError, SkippableError
-from hub.flows.common import quarantine_error
+from hub.flows.common import quarantine_error, raise_alerts
 
 #: deadline for the partner's CONTRL/997 when the profile does not say
 DEFAULT_ACK_DEADLINE = dt.timedelta(hours=24)
@@ -118,7 +118,7 @@ def check_overdue_acks(store: Store, now: Optional[dt.datetime] = None) -> dict[
             alert = edi_alerts.not_acknowledged(row.partner, row.control_ref, row.standard, row.message_types,
                                                 interchanges.aware(row.created_at), interchanges.aware(row.ack_due),
                                                 now)
-            counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+            counts["alerts"] += raise_alerts(session, [alert], now)
     return counts
 
 
@@ -162,11 +162,19 @@ def apply_inbound_acks(session: Session, partner: str, data: bytes, inbox: Inbox
                                 now)
         counts["matched"] += 1
         if was_overdue:
-            # the late ack closes the open EDI_NOT_ACKNOWLEDGED alert instead of leaving it to a human
-            documents.upsert(session, edi_alerts.not_acknowledged(
-                row.partner, row.control_ref, row.standard, row.message_types, None,
-                interchanges.aware(row.ack_due), now, resolved=True), actor="rules")
+            # the late ack resolves the open EDI_NOT_ACKNOWLEDGED alert instead of leaving it to a human
+            _resolve_late_ack_alert(session, row, ack.kind, now)
     return counts
+
+
+def _resolve_late_ack_alert(session: Session, row: InterchangeRow, kind: str, now: dt.datetime) -> None:
+    from collaboration.alerts import resolve
+
+    alert_id = edi_alerts.not_acknowledged(row.partner, row.control_ref, row.standard, row.message_types, None,
+                                           interchanges.aware(row.ack_due), now).alert_id
+    current = documents.get(session, "Alert", alert_id)
+    if current is not None and current.status in ("open", "acknowledged"):
+        resolve(session, alert_id, by="rules", root_cause=f"{kind} received after the deadline", now=now)
 
 
 def _status(ack: edi_acks.Ack, row: InterchangeRow) -> str:
@@ -256,7 +264,7 @@ def _our_ids(profile: Any, standard: str) -> dict[str, Any]:
 def duplicate_alert(session: Session, partner: str, control_ref: str, earlier: InboxRow, inbox: InboxRow) -> int:
     """Raise DUPLICATE_INTERCHANGE for a reused control reference; 1 if the alert is new/changed."""
     alert = edi_alerts.duplicate_interchange(partner, control_ref, earlier.name, inbox.name, inbox.sha256)
-    return int(documents.upsert(session, alert, actor="rules").outcome != "unchanged")
+    return raise_alerts(session, [alert])
 
 
 # ------------------------------------------------------------------------------ DAG edges

@@ -1,12 +1,13 @@
-"""Steps shared by the flows: quarantining errors with evidence, building validation context."""
+"""Steps shared by the flows: quarantining errors with evidence, building validation context, raising alerts."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Optional
 
 from sqlalchemy.orm import Session
 
-from canonical_model.documents import PurchaseOrder, ShipmentNotice
+from canonical_model.documents import Alert, PurchaseOrder, ShipmentNotice
 from canonical_model.store import documents, quarantine
 from canonical_model.store.tables import InboxRow
 from hub.errors import HubError
@@ -52,3 +53,11 @@ def open_po_lines(session: Session, exclude_asn_key: str | None = None) -> dict[
                                     open_qty=line.quantity - announced.get(key, Decimal(0)),
                                     supplier_id=po.supplier_id, delivery_date=line.delivery_date)
     return lines
+
+
+def raise_alerts(session: Session, alerts: Iterable[Alert], now: Optional[dt.datetime] = None) -> int:
+    """Open each alert through its lifecycle (one per condition, audited); how many were newly opened."""
+    from collaboration.alerts import raise_alert
+
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return sum(raise_alert(session, alert, now=moment, actor="rules")[1] for alert in alerts)

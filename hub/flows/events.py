@@ -37,12 +37,12 @@ from typing import Any, Callable, Optional
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from canonical_model.documents import Alert, Batch, CanonicalDocument, Inspection, ShipmentNotice, Source, SubjectRef
+from canonical_model.documents import Alert, Batch, CanonicalDocument, Inspection, ShipmentNotice, Source
 from canonical_model.store import Store, documents, events, ledger, quarantine
 from canonical_model.store.tables import EventRow
 from collaboration import alerts
 from hub.errors import FatalError, HubError, RetriableError, SkippableError
-from hub.flows.common import open_po_lines, purchase_orders_by_number
+from hub.flows.common import open_po_lines, purchase_orders_by_number, raise_alerts
 from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
 
 log = logging.getLogger(__name__)
@@ -223,8 +223,7 @@ def _raise_alerts(session: Session, docs: list[CanonicalDocument]) -> int:
         if stored is None:
             continue  # quarantined whole: the quarantine row is the signal
         rule = alerts.short_shipment if isinstance(stored, ShipmentNotice) else alerts.order_response
-        for alert in rule(stored, purchase_orders):  # type: ignore[arg-type]
-            raised += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+        raised += raise_alerts(session, rule(stored, purchase_orders))  # type: ignore[arg-type]
     return raised
 
 
@@ -357,8 +356,8 @@ def _wms_receipt(session: Session, row: EventRow, event: Any) -> Outcome:
         raise SkippableError("ASN_CANCELLED", f"WMS receipt {ref} is for ASN {asn.business_key}, which the supplier "
                                               f"cancelled; the warehouse and the buyer decide", f"wms receipt {ref}")
     if asn is None:
-        for discrepancy in receiving_discrepancies(neutral, None):
-            documents.upsert(session, _alert(discrepancy, f"RCV-{ref}"), actor="rules")
+        raise_alerts(session, [alerts.receiving_discrepancy(d, f"RCV-{ref}", None)
+                               for d in receiving_discrepancies(neutral, None)])
         error = SkippableError("NO_ASN", f"WMS receipt {ref} names no ASN the hub knows (asn_no "
                                          f"{receipt.asn_no or 'none'}); replay the event once the ASN is stored",
                                f"wms receipt {ref}")
@@ -369,25 +368,12 @@ def _wms_receipt(session: Session, row: EventRow, event: Any) -> Outcome:
     outcome = _store_documents(session, row, [receipt_doc, *merged], actor="wms")
     if documents.get(session, "Receipt", receipt_doc.business_key) is None:
         return outcome
-    raised = 0
-    for alert in alerts.receipt_mismatch(receipt_doc, asn):  # type: ignore[arg-type]
-        raised += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
-    for discrepancy in receiving_discrepancies(neutral, asn):
-        raised += documents.upsert(session, _alert(discrepancy, receipt_doc.business_key),
-                                   actor="rules").outcome != "unchanged"
+    raised = raise_alerts(session, [*alerts.receipt_mismatch(receipt_doc, asn),  # type: ignore[arg-type]
+                                    *(alerts.receiving_discrepancy(d, receipt_doc.business_key, asn)
+                                      for d in receiving_discrepancies(neutral, asn))])
     queued = enqueue_push(session, configured_system(), "receipt", receipt_doc)
     return Outcome(outcome.status, outcome.detail + (f"; {raised} alert(s)" if raised else "")
                    + ("; queued for the ERP" if queued else ""))
-
-
-def _alert(discrepancy: Any, receipt_id: str) -> Alert:
-    """A scan-receiving discrepancy (adapters/wms/discrepancies.py) as an Alert for its responsible party."""
-    subjects = [SubjectRef(type="Receipt", key=receipt_id)]
-    if discrepancy.asn_number:
-        subjects.append(SubjectRef(type="ShipmentNotice",
-                                   key=f"{discrepancy.responsible_party}/{discrepancy.asn_number}"))
-    return Alert(alert_id=discrepancy.key, alert_type=discrepancy.kind, severity="warning", subjects=subjects,
-                 responsible_party=discrepancy.responsible_party, message=discrepancy.message)
 
 
 def _wms_qc(session: Session, row: EventRow, event: Any) -> Outcome:

@@ -97,18 +97,21 @@ def last_sent(session: Session, schedule_id: str) -> Optional[DeliverySchedule]:
     return DeliverySchedule.model_validate(sent[-1].details["schedule"]) if sent else None
 
 
+#: audit action -> the status of the version after it (schedule_proposed: see version_status)
+STATUS_AFTER = {"schedule_approved": "approved", "schedule_rejected": "rejected",
+                "schedule_superseded": "superseded", "schedule_sent": "sent",
+                "schedule_acknowledged": "acknowledged", "schedule_ack_rejected": "ack_rejected"}
+
+
 def version_status(session: Session, schedule_id: str, version: int) -> str:
-    """proposed | needs_approval | approved | rejected | superseded | sent | acknowledged | ack_rejected."""
-    rows = _trail(session, schedule_id)
+    """unknown | proposed | needs_approval | approved | rejected | superseded | sent | acknowledged |
+    ack_rejected: the status after the version's latest audited step."""
     latest = "unknown"
-    order = {"schedule_proposed": None, "schedule_approved": "approved", "schedule_rejected": "rejected",
-             "schedule_superseded": "superseded", "schedule_sent": "sent", "schedule_acknowledged": "acknowledged",
-             "schedule_ack_rejected": "ack_rejected"}
-    for row in _for_version(rows, version, *order):
+    for row in _for_version(_trail(session, schedule_id), version, "schedule_proposed", *STATUS_AFTER):
         if row.action == "schedule_proposed":
             latest = "needs_approval" if row.details.get("requires_approval") else "proposed"
         else:
-            latest = order[row.action]
+            latest = STATUS_AFTER[row.action]
     return latest
 
 

@@ -14,7 +14,7 @@ from canonical_model.store.tables import InboxRow
 from collaboration import alerts
 from hub.errors import SkippableError
 from hub.flows import acks
-from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error
+from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error, raise_alerts
 from hub.flows.supplier_collect import CHANNEL
 from hub.partners import get_partner
 from hub.translate import translate
@@ -152,6 +152,5 @@ def _raise_alerts(session, docs) -> int:
         if stored is None:
             continue  # quarantined whole: the quarantine row is the signal, not an alert
         rule = alerts.short_shipment if isinstance(stored, ShipmentNotice) else alerts.order_response
-        for alert in rule(stored, purchase_orders):
-            raised += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+        raised += raise_alerts(session, rule(stored, purchase_orders))
     return raised

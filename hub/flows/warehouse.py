@@ -25,7 +25,7 @@ from canonical_model.store import Store, documents, outbox
 from canonical_model.store.tables import OutboxRow
 from collaboration import alerts
 from hub.errors import FatalError, SkippableError
-from hub.flows.common import quarantine_error
+from hub.flows.common import quarantine_error, raise_alerts
 from hub.flows.erp_push import enqueue_push
 from hub.outbox import DispatchReport, dispatch
 from hub.partners import pushes_enabled
@@ -102,8 +102,8 @@ def _withdraw(store: Store, wms: WmsHook, row: OutboxRow) -> dict:
             with store.session() as session:
                 asn = documents.get(session, "ShipmentNotice", row.payload["asn_no"])
                 if asn is not None:
-                    documents.upsert(session, alerts.asn_cancel_too_late(
-                        asn, row.payload.get("asn_code") or "?", error.message), actor="rules")
+                    raise_alerts(session, [alerts.asn_cancel_too_late(
+                        asn, row.payload.get("asn_code") or "?", error.message)])
         raise
 
 
@@ -138,8 +138,7 @@ def collect_receipts(store: Store, wms: WmsHook, erp: str) -> dict[str, int]:
                 counts["batches"] += documents.upsert(session, batch, actor="wms").outcome == "created"
             found = alerts.receipt_mismatch(receipt, asn) + [
                 alerts.receiving_discrepancy(d, receipt_id, asn) for d in receiving_discrepancies(wms_receipt, asn)]
-            for alert in found:
-                counts["alerts"] += documents.upsert(session, alert, actor="rules").outcome != "unchanged"
+            counts["alerts"] += raise_alerts(session, found)
             enqueue_push(session, erp, "receipt", receipt)
     return counts
 

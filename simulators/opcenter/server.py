@@ -22,7 +22,7 @@ A real HTTP server (simulators/base.py) so the adapter is tested against the wir
 Faults (simulators/opcenter/faults.py) are taken after routing and before authentication, the
 way a proxy or a crashing app pool would, or with ``after`` once the call did its work.
 EXTENSION admin endpoints under ``/__sim/`` (not Opcenter; no auth; bind to 127.0.0.1):
-``GET|POST /__sim/faults``, ``POST /__sim/expire-tokens``, ``POST /__sim/consume``,
+``GET|POST /__sim/faults``, ``POST /__sim/expire-tokens``, ``POST /__sim/consume``, ``POST /__sim/produce``,
 ``GET /__sim/stats`` (see ``admin.py``).
 """
 from __future__ import annotations

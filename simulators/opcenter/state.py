@@ -9,6 +9,7 @@ Entity sets per app (the base fields of §2.2 on every entity: ``Id`` GUID, ``AI
 | --- | --- | --- | --- |
 | ``PIOrder`` | ``Order`` | ``MaterialNId``, ``MaterialRevision``, ``EquipmentNId``, ``Type``, ``Quantity {UoMNId, QuantityValue}``, ``Status {StateMachineNId, StatusNId}``, ``PlannedStartTime``, ``PlannedEndTime``, ``ActualStartTime``, ``ActualEndTime`` | confirmed (notes §2.2/§2.3); ``Status`` on Order INFERRED from WorkOrder |
 | ``PIOrder`` | ``MaterialConsumption`` | ``OrderNId``, ``MaterialLotNId``, ``MaterialNId``, ``Quantity``, ``ConsumedOn``, ``EquipmentNId`` | INFERRED |
+| ``PIOrder`` | ``MaterialProduction`` | ``OrderNId``, ``MaterialLotNId``, ``MaterialNId``, ``Quantity``, ``ProducedOn``, ``EquipmentNId`` | INFERRED (see below) |
 | ``Material`` | ``Material`` | ``Revision``, ``UoMNId``, ``TemplateNId``, ``IsCurrent`` | confirmed |
 | ``Material`` | ``MaterialLot`` | ``MaterialNId``, ``Quantity``, ``Status``, ``SupplierNId``, ``SupplierLotNId``, ``ExpirationDate`` | set confirmed, fields INFERRED |
 | ``HubIntegration`` | ``OrderMaterialAvailability``, ``ScheduleChangeProposal`` | see the commands | INFERRED (a site's custom app) |
@@ -24,6 +25,18 @@ Shop floor (simulator only): :meth:`OpcenterState.consume` books a consumption o
 order; with ``auto_consume`` on (the demo seed), releasing a lot of a material a released or
 active order still needs consumes it into that order at once, so the demo's batch ends linked to
 the order that used it without anyone typing on a terminal.
+
+Produced (finished) lots, INFERRED - the protocol notes confirm the ``MaterialLot`` set but say
+nothing about how a lot records the order that made it. The simulator keeps the finished lot an
+ordinary ``MaterialLot`` (NId, ``MaterialNId`` = the order's material, ``Quantity``, status
+``Released``) and books each completion as a ``PIOrder/MaterialProduction`` row (``OrderNId``,
+``MaterialLotNId``, ``MaterialNId``, ``Quantity``, ``ProducedOn``), the mirror of
+``MaterialConsumption`` and of ISA-95's MaterialProducedActual. Chosen over a
+``ProducedByOrderNId`` field on the lot because a lot can be filled by several completions (and,
+on some sites, several orders), which one field cannot say, and over ``MaterialTrackingUnit``
+because an MTU is a handling unit (a pallet, a serial) of a lot, not the lot genealogy names.
+:meth:`OpcenterState.produce` books a completion (admin ``POST /__sim/produce``); the row's and
+the lot's ``LastUpdatedOn`` move, so ``$filter=LastUpdatedOn ge ...`` pulls see it.
 """
 from __future__ import annotations
 
@@ -54,7 +67,8 @@ _ID_NAMESPACE = uuid.UUID("6f1b8d2e-8a3c-4b7e-9d51-0c2f4e6a8b10")
 
 #: app -> entity set -> EntityType name
 APPS: dict[str, dict[str, str]] = {
-    "PIOrder": {"Order": "PIOrder.Order", "MaterialConsumption": "PIOrder.MaterialConsumption"},
+    "PIOrder": {"Order": "PIOrder.Order", "MaterialConsumption": "PIOrder.MaterialConsumption",
+                "MaterialProduction": "PIOrder.MaterialProduction"},
     "Material": {"Material": "Material.Material", "MaterialLot": "Material.MaterialLot"},
     "HubIntegration": {"OrderMaterialAvailability": "HubIntegration.OrderMaterialAvailability",
                        "ScheduleChangeProposal": "HubIntegration.ScheduleChangeProposal"},
@@ -81,6 +95,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
                              "PlannedStartTime", "PlannedEndTime", "ActualStartTime", "ActualEndTime"),
     "MaterialConsumption": _BASE_FIELDS + ("OrderNId", "MaterialLotNId", "MaterialNId", "Quantity", "ConsumedOn",
                                            "EquipmentNId"),
+    "MaterialProduction": _BASE_FIELDS + ("OrderNId", "MaterialLotNId", "MaterialNId", "Quantity", "ProducedOn",
+                                          "EquipmentNId"),
     "Material": _BASE_FIELDS + ("Revision", "UoMNId", "TemplateNId", "IsCurrent"),
     "MaterialLot": _BASE_FIELDS + ("MaterialNId", "Quantity", "Status", "SupplierNId", "SupplierLotNId",
                                    "ExpirationDate"),
@@ -343,6 +359,44 @@ class OpcenterState:
                 self.set_order_status(order_nid, "Active")
             return entity
 
+    def produce(self, order_nid: str, lot_nid: str, quantity: Decimal | int | str,
+                uom: Optional[str] = None) -> dict[str, Any]:
+        """The shop floor books ``quantity`` of the order's material into finished lot ``lot_nid``.
+
+        The lot is created (status ``Released``, the order's material, unit ``uom`` or the
+        order's) or, when it exists, filled up; a lot of another material or unit is refused.
+        Returns the new ``MaterialProduction`` entity."""
+        with self.lock:
+            order = self.by_nid("Order", order_nid)
+            if order is None:
+                raise CommandError(4, f"Order {order_nid} does not exist")
+            try:
+                amount = Decimal(str(quantity))
+            except ArithmeticError:
+                raise CommandError(1, f"quantity {quantity!r} is not a number") from None
+            if not amount.is_finite() or amount <= 0:
+                raise CommandError(22, f"cannot produce {quantity} into MaterialLot {lot_nid}")
+            material, unit = order["MaterialNId"], uom or order["Quantity"]["UoMNId"]
+            lot = self.by_nid("MaterialLot", lot_nid)
+            if lot is None:
+                lot = self.add_lot(lot_nid, material, amount, unit, "Released")
+            elif lot["MaterialNId"] != material or lot["Quantity"]["UoMNId"] != unit:
+                raise CommandError(23, f"MaterialLot {lot_nid} is {lot['MaterialNId']} in "
+                                       f"{lot['Quantity']['UoMNId']}, order {order_nid} makes {material} in {unit}")
+            else:
+                lot["Quantity"]["QuantityValue"] = _number(Decimal(str(lot["Quantity"]["QuantityValue"])) + amount)
+                self.touch(lot)
+            self._sequence += 1
+            nid = f"PROD-{self._sequence:06d}"
+            while self.by_nid("MaterialProduction", nid) is not None:
+                self._sequence += 1
+                nid = f"PROD-{self._sequence:06d}"
+            entity = self._base("MaterialProduction", nid)
+            entity.update(OrderNId=order_nid, MaterialLotNId=lot_nid, MaterialNId=material,
+                          Quantity={"UoMNId": unit, "QuantityValue": _number(amount)}, ProducedOn=iso(self.now()),
+                          EquipmentNId=order.get("EquipmentNId"))
+            return self.put("MaterialProduction", entity)
+
     def _auto_consume(self, lot: dict[str, Any]) -> None:
         if not self.auto_consume or lot["Status"]["StatusNId"] != "Released":
             return
@@ -457,7 +511,8 @@ DEMO_MATERIALS = (("1.02.0033", "轴承 6204", "PCS", "RAW"), ("1.02.0041", "轴
 
 def seed_demo(state: OpcenterState, today: Optional[dt.date] = None) -> None:
     """The demo plant, dated around ``today`` (default: the real date, like the demo's ASN, which
-    arrives today + 2): a completed order that consumed an oil-seal lot, the order ``MO-2026-0002``
+    arrives today + 2): a completed order that consumed an oil-seal lot and produced the finished
+    lot ``FG-3.01.0007-0001`` (200 PCS), the order ``MO-2026-0002``
     that needs 500 bearings 1.02.0033 and is planned to start today + 3 and be due today + 5 (after
     the demo ASN arrives), and a planned order for the week after."""
     today = today or dt.date.today()
@@ -477,6 +532,7 @@ def seed_demo(state: OpcenterState, today: Optional[dt.date] = None) -> None:
         state.set_now(at(-4))
         state.consume("MO-2026-0001", "L-1.03.0100-0001", 200)
         state.set_now(at(-2))
+        state.produce("MO-2026-0001", "FG-3.01.0007-0001", 200)
         state.set_order_status("MO-2026-0001", "Completed")
         state.set_now(at(-1))
         state.add_order("MO-2026-0002", "3.01.0007", 500, "PCS", at(3), at(5), "Released",

@@ -379,3 +379,49 @@ def test_admin_order_plan_changes_the_order_and_touches_it(sim, bearer):
 def test_admin_order_plan_refuses_bad_input(sim, body, words):
     answer = admin(sim, "order-plan", body)
     assert answer.status_code == 400 and words in answer.json()["error"]
+
+
+# ----------------------------------------------------------------------------- finished lots (INFERRED set)
+
+
+def test_demo_seed_has_the_finished_lot_of_the_completed_order(sim, bearer):
+    body = get(sim, bearer, "MaterialProduction", **{"$filter": "OrderNId eq 'MO-2026-0001'"}).json()
+    (made,) = body["value"]
+    assert (made["MaterialLotNId"], made["MaterialNId"], made["Quantity"]) == \
+        ("FG-3.01.0007-0001", "3.01.0007", {"UoMNId": "PCS", "QuantityValue": 200})
+    assert made["ProducedOn"] == "2026-11-29T00:00:00Z" and made["EntityType"] == "PIOrder.MaterialProduction"
+    (lot,) = get(sim, bearer, "MaterialLot", app="Material",
+                 **{"$filter": "NId eq 'FG-3.01.0007-0001'"}).json()["value"]
+    assert (lot["MaterialNId"], lot["Quantity"]["QuantityValue"], lot["Status"]["StatusNId"]) == \
+        ("3.01.0007", 200, "Released")
+    assert lot["SupplierNId"] is None  # made in the plant, not bought
+    assert 'EntitySet Name="MaterialProduction"' in get(sim, bearer, "$metadata").text
+
+
+def test_productions_are_filterable_by_last_updated_on(sim, bearer):
+    sim.state.set_now(dt.datetime(2026, 12, 5, 10, tzinfo=dt.timezone.utc))
+    sim.state.produce("MO-2026-0002", "FG-3.01.0007-0002", 300)
+    newer = get(sim, bearer, "MaterialProduction", **{"$filter": "LastUpdatedOn ge 2026-12-05T00:00:00Z"}).json()
+    assert [(p["OrderNId"], p["MaterialLotNId"]) for p in newer["value"]] == [("MO-2026-0002", "FG-3.01.0007-0002")]
+    every = get(sim, bearer, "MaterialProduction", **{"$count": "true"}).json()
+    assert every["@odata.count"] == 2
+
+
+def test_admin_produce_fills_a_lot_and_refuses_what_a_shop_floor_could_not_book(sim, bearer):
+    first = admin(sim, "produce", {"order": "MO-2026-0002", "lot": "FG-X", "quantity": 100})
+    assert first.status_code == 200 and first.json()["Quantity"] == {"UoMNId": "PCS", "QuantityValue": 100}
+    assert admin(sim, "produce", {"order": "MO-2026-0002", "lot": "FG-X", "quantity": "50.5"}).status_code == 200
+    lot = sim.state.by_nid("MaterialLot", "FG-X")
+    assert lot["Quantity"]["QuantityValue"] == 150.5 and lot["ConcurrencyVersion"] == 1  # created once, filled once
+    assert len([p for p in sim.state.rows("MaterialProduction") if p["MaterialLotNId"] == "FG-X"]) == 2
+    for body, words in [({"order": "MO-2026-0002", "lot": "L-1.03.0100-0001", "quantity": 1}, "1.03.0100"),
+                        ({"order": "MO-2026-0002", "lot": "FG-X", "quantity": 1, "uom": "KG"}, "KG"),
+                        ({"order": "MO-NOPE", "lot": "FG-Y", "quantity": 1}, "MO-NOPE"),
+                        ({"order": "MO-2026-0002", "lot": "FG-Y", "quantity": 0}, "cannot produce"),
+                        ({"order": "MO-2026-0002", "lot": "FG-Y", "quantity": "lots"}, "not a number"),
+                        ({"order": "MO-2026-0002", "lot": "FG-Y"}, "required"),
+                        ({"order": "MO-2026-0002", "lot": "FG-Y", "quantity": 1, "by": "me"}, "unknown field")]:
+        answer = admin(sim, "produce", body)
+        assert answer.status_code == 400 and words in answer.json()["error"], body
+    assert sim.state.by_nid("MaterialLot", "FG-Y") is None  # nothing half-booked
+    assert sim.state.by_nid("MaterialLot", "FG-X")["Quantity"]["QuantityValue"] == 150.5
