@@ -382,6 +382,13 @@ def alert_timeline(history: Sequence[AlertChange], now: dt.datetime,
 
 def draw_alert_timeline(history: Sequence[AlertChange], now: dt.datetime) -> Any:
     dates, by_status, by_type = alert_timeline(history, now)
+    if len(dates) == 1:
+        # one day of history: a step plot over a single x is invisible (and matplotlib then spans
+        # years of axis); show that day as a bar-wide step from the day before to the day after
+        day = dates[0]
+        dates = [day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)]
+        by_status = {k: [0, v[0], v[0]] for k, v in by_status.items()}
+        by_type = {k: [0, v[0], v[0]] for k, v in by_type.items()}
     fig = _figure(7, 4.6)
     top, bottom = fig.subplots(2, 1, sharex=True)
     statuses = [s for s in ALERT_STATUSES if any(by_status[s])] or ["open"]

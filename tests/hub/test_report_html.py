@@ -83,6 +83,22 @@ def test_an_empty_store_renders_every_section_with_a_plain_sentence():
         assert sentence in page
 
 
+def test_one_day_of_alert_history_is_drawn_around_that_day():
+    from matplotlib.dates import num2date
+
+    from hub.report_html import draw_alert_timeline
+
+    fig = draw_alert_timeline([AlertChange(NOW, "A-1", "SHORT_SHIPMENT", "open"),
+                               AlertChange(NOW, "A-2", "NO_ASN", "open")], NOW)
+    bottom = fig.axes[1]
+    (first, *_), (last, *_) = bottom.get_lines()[0].get_xydata()[[0, -1]]
+    # the day before (0 open) to the day after: a visible step, not a single invisible point
+    assert (num2date(last) - num2date(first)).days == 2
+    assert sorted(line.get_ydata()[-1] for line in bottom.get_lines()) == [1, 1]
+    low, high = bottom.get_xlim()
+    assert (num2date(high) - num2date(low)).days < 10
+
+
 def test_alert_timeline_counts_each_day_at_its_end():
     dates, by_status, by_type = alert_timeline(sample_data().alert_history, NOW)
     assert dates[0] == dt.date(2026, 3, 5) and dates[-1] == dt.date(2026, 3, 10) and len(dates) == 6
