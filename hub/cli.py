@@ -15,6 +15,7 @@ from hub.cli_serve import serve as serve_command
 from hub.cli_whatif import whatif as whatif_command
 from hub.cli_alerts import app as alerts_app
 from hub.cli_audit import audit as audit_command
+from hub.cli_forecast import forecast as forecast_command
 from hub.cli_report import report as report_command
 from hub.cli_scorecard import scorecard as scorecard_command
 from hub.cli_trace import trace as trace_command
@@ -34,6 +35,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("serve")(serve_command)
 app.command(name="whatif")(whatif_command)
 app.command(name="audit")(audit_command)
+app.command(name="forecast")(forecast_command)
 app.command(name="trace")(trace_command)
 app.command(name="scorecard")(scorecard_command)
 app.command(name="report")(report_command)
