@@ -14,10 +14,9 @@ Where each edge comes from (canonical_model/documents.py):
 * ``batch`` / ``finished_lot``: a ``Batch``. It is a finished lot when it has a ``produced`` link
   (``BatchLink(relation="produced", ref=ORDER)``: the lot that ORDER produced, as the B2MML
   performance reader writes it); every ``consumed_by`` link is an edge to that production order.
-  The Opcenter consumption feed (hub.flows.mes_sync) brings ``consumed_by`` links only: the MES
-  adapter reads ``MaterialConsumption`` and ``MaterialLot`` and has no produced-lot feed yet, so
-  finished lots reach the graph only through ``produced`` links from elsewhere (B2MML
-  ProductionPerformance import, or a future Opcenter produced-material pull).
+  The Opcenter feeds (hub.flows.mes_sync) bring both: ``consumption`` the ``consumed_by`` links,
+  ``finished_lots`` the ``produced`` links (``PIOrder/MaterialProduction``); a B2MML
+  ProductionPerformance import is the other source.
 * ``receipt``: a ``Receipt``; one edge per batch its lines name.
 * ``inspection``: an ``Inspection``; the edge starts at its batch, not at its receipt: a receipt
   carries several batches and an inspection judges one, so hanging it under the receipt would show

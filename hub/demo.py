@@ -75,8 +75,9 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
             play_portal_schedule(ports, echo)
             uploaded = play_suppliers(echo)
             wait_for_min_file_age(uploaded, echo)
+            play_production(ports, echo)
             play_lab_result(store, ports, echo)
-            dags.run("supplier_inbound", "supplier_acks", "events")
+            dags.run("supplier_inbound", "supplier_acks", "mes_sync", "events")
         return stage_table(store)
     finally:
         store.dispose()
@@ -306,6 +307,17 @@ def play_portal_schedule(ports: runtime.Ports, echo) -> None:
             "entry_id": form, "data_id": record["_id"], "user": "sup002", "data": {"response": "确认"}}).json()
         echo(f"  supplier SUP-002 acknowledged delivery schedule {record['hub_key']} in the portal: "
              f"webhook HTTP {answer.get('push', {}).get('status')}")
+
+
+def play_production(ports: runtime.Ports, echo) -> None:
+    """The shop floor finishes MO-2026-0002's motors into lot FG-3.01.0007-0002 (recorded in the MES)."""
+    import requests
+
+    answer = requests.post(f"http://127.0.0.1:{ports.opcenter}/__sim/produce", timeout=10,
+                           json={"order": "MO-2026-0002", "lot": "FG-3.01.0007-0002", "quantity": 500})
+    if answer.status_code != 200:
+        raise DemoFailed(f"the Opcenter simulator refused the production: HTTP {answer.status_code} {answer.text[:200]}")
+    echo("  the shop floor produced 500 motors of MO-2026-0002 as finished lot FG-3.01.0007-0002")
 
 
 #: the lab's late finding: the bearing lot production order MO-2026-0002 already consumed

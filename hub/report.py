@@ -43,8 +43,11 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
         portal_answers = sum(1 for r in documents.current(s, "OrderResponse")
                              if r.source is not None and r.source.system == "jiandaoyun")
         event_sources = Counter(s.scalars(select(EventRow.source)))
+        batches_now = list(documents.current(s, "Batch"))
         consumed = [f"{b.batch_id} -> {', '.join(l.ref for l in b.links if l.relation == 'consumed_by')}"
-                    for b in documents.current(s, "Batch") if any(l.relation == "consumed_by" for l in b.links)]
+                    for b in batches_now if any(l.relation == "consumed_by" for l in b.links)]
+        finished = [f"{', '.join(l.ref for l in b.links if l.relation == 'produced')} -> {b.batch_id}"
+                    for b in batches_now if any(l.relation == "produced" for l in b.links)]
         return [
             ("master data pulled (ERP)", masters, f"{suppliers} supplier(s), {materials} material(s), {boms} BOM(s)"),
             ("POs pulled (ERP)", documents.count_current(s, "PurchaseOrder"), ""),
@@ -61,6 +64,7 @@ def stage_table(store: Store) -> list[tuple[str, int, str]]:
             ("receipts posted (ERP)", sent(erp), waiting(erp)),
             ("events in (ingress API)", sum(event_sources.values()), _detail(event_sources)),
             ("batches consumed by production orders", len(consumed), ", ".join(consumed)),
+            ("finished lots (MES)", len(finished), ", ".join(finished)),
             ("alerts open", sum(alert_types.values()), _detail(alert_types)),
         ]
 

@@ -14,7 +14,8 @@ The Connection ``opcenter_default`` (``AIRFLOW_CONN_OPCENTER_DEFAULT``) holds ev
   ``token_path`` (``sit-auth/OAuth/Token``), ``order_app`` / ``order_set`` (``PIOrder`` /
   ``Order``), ``consumption_app`` / ``consumption_set`` (``PIOrder`` / ``MaterialConsumption``,
   INFERRED), ``production_app`` / ``production_set`` (``PIOrder`` / ``MaterialProduction``: the
-  completions that fill finished lots, INFERRED), ``material_app`` (``Material``), ``integration_app`` (``HubIntegration``: the
+  completions that fill finished lots, INFERRED), ``material_app`` (``Material``),
+  ``integration_app`` (``HubIntegration``: the
   site's custom app with the hub's commands, INFERRED), ``unit_codes`` (JSON object canonical
   unit -> Opcenter UoMNId, default ``{"H87": "PCS"}``), ``timezone`` (IANA name; Opcenter sends
   UTC, records carry naive plant-local times like every ERP record; default ``UTC``),

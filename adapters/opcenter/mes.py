@@ -1,4 +1,4 @@
-"""Siemens Opcenter as the hub's MES: pull production orders, consumption and finished lots, push what suppliers announce.
+"""Siemens Opcenter as the hub's MES: pull orders, consumption and finished lots; push what suppliers announce.
 
 Pulls yield :class:`hub.erp.ErpRecord` (``key``, ``modified``, ``data``: the flat record the
 mapping ``mapping_path(kind)`` reads), so the ERP sync flow's steps (ledger, mapping,

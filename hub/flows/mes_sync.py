@@ -37,5 +37,6 @@ def push_incoming_batches(store: Store, mes) -> dict[str, int]:
 
 
 def sync_mes(store: Store, mes, kind: str) -> SyncCounts:
-    """Pull ``kind`` (production_orders, consumption or finished_lots) from ``mes`` (adapters.opcenter.mes.OpcenterMes)."""
+    """Pull ``kind`` (production_orders, consumption or finished_lots) from ``mes``
+    (adapters.opcenter.mes.OpcenterMes)."""
     return sync_entity(store, mes, kind, feeds=mes_feeds())

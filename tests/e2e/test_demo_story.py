@@ -97,7 +97,9 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     # order that consumed it, the scorecards, the schedule's audit trail, the report page
     epilogue = first.stdout.split("\n\n", 1)[1]
     assert "INSPECTION_FAILED:SUP-001:BCGDD000101-1" in epilogue and " quality " in epilogue
-    assert "affected: 1 production order (MO-2026-0002)" in epilogue
+    assert "affected: 1 production order (MO-2026-0002), 1 finished lot (FG-3.01.0007-0002)" in epilogue
+    # genealogy to finished goods (the MES's produced lots)
+    assert counts["finished lots (MES)"] == (2, "MO-2026-0001 -> FG-3.01.0007-0001, MO-2026-0002 -> FG-3.01.0007-0002")
     assert "OTIF %" in epilogue and "\nSUP-001 " in epilogue and "\nSUP-002 " in epilogue
     for action in ("schedule_proposed", "schedule_sent", "schedule_acknowledged", "schedule_approved"):
         assert action in epilogue

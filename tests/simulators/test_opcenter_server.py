@@ -399,9 +399,8 @@ def test_demo_seed_has_the_finished_lot_of_the_completed_order(sim, bearer):
 
 
 def test_productions_are_filterable_by_last_updated_on(sim, bearer):
-    sim.state.set_now(dt.datetime(2026, 12, 5, 10, tzinfo=dt.timezone.utc))
-    sim.state.produce("MO-2026-0002", "FG-3.01.0007-0002", 300)
-    newer = get(sim, bearer, "MaterialProduction", **{"$filter": "LastUpdatedOn ge 2026-12-05T00:00:00Z"}).json()
+    sim.state.produce("MO-2026-0002", "FG-3.01.0007-0002", 300)  # at the fixture's now, 2026-12-01T09:00Z
+    newer = get(sim, bearer, "MaterialProduction", **{"$filter": "LastUpdatedOn ge 2026-12-01T09:00:00Z"}).json()
     assert [(p["OrderNId"], p["MaterialLotNId"]) for p in newer["value"]] == [("MO-2026-0002", "FG-3.01.0007-0002")]
     every = get(sim, bearer, "MaterialProduction", **{"$count": "true"}).json()
     assert every["@odata.count"] == 2

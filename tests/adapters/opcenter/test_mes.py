@@ -226,3 +226,80 @@ def test_a_proposal_id_reused_for_another_order_is_a_conflict(mes):
     with pytest.raises(SkippableError) as info:
         mes.propose_schedule_change("PCH-1", "MO-2026-0003", reason="late", proposed_start=dt.datetime(2026, 12, 5))
     assert info.value.code == "OPCENTER_CONFLICT"
+
+
+# ----------------------------------------------------------------------------- finished lots
+
+
+def records(mes, kind, since=None):
+    """Each pulled record mapped: the Batch, or the SkippableError its mapping raised."""
+    mapping = load_mapping(mes.mapping_path(kind))
+    out = {}
+    for r in mes.pull(kind, since):
+        try:
+            out[r.key] = mapping.apply(r.data, Source(system="opcenter", request=f"{kind} {r.key}"))
+        except SkippableError as exc:
+            out[r.key] = exc
+    return out
+
+
+def test_finished_lots_give_the_lot_each_order_produced_with_a_produced_link(mes):
+    (lot,) = mapped(mes, "finished_lots")
+    assert (lot.batch_id, lot.material_id, lot.quantity, lot.uom, lot.status) == \
+        ("FG-3.01.0007-0001", "3.01.0007", Decimal(200), "H87", "released")
+    assert [(l.relation, l.ref) for l in lot.links] == [("produced", "MO-2026-0001")]
+    assert lot.supplier_id is None and lot.supplier_batch_number is None
+
+
+def test_finished_lots_since_reads_every_completion_of_a_lot_filled_again(sim, mes):
+    # the seed's lot was made 2026-11-29T00:00Z; a second order fills it up at 2026-12-01T09:00Z (17:00 local)
+    sim.state.produce("MO-2026-0002", "FG-3.01.0007-0001", 50)
+    sim.state.produce("MO-2026-0002", "FG-3.01.0007-0002", 30)
+    pulled = list(mes.pull_finished_lots(dt.datetime(2026, 12, 1, 17, 0)))
+    assert sorted(r.key for r in pulled) == ["FG-3.01.0007-0001", "FG-3.01.0007-0002"]  # in Id order
+    assert all(r.modified == dt.datetime(2026, 12, 1, 17, 0) for r in pulled)
+    lots = {b.batch_id: b for b in mapped(mes, "finished_lots", dt.datetime(2026, 12, 1, 17, 0))}
+    old = lots["FG-3.01.0007-0001"]
+    assert old.quantity == 250 and [l.ref for l in old.links] == ["MO-2026-0001", "MO-2026-0002"]  # 200 + 50
+    assert lots["FG-3.01.0007-0002"].quantity == 30
+    assert list(mes.pull_finished_lots(dt.datetime(2026, 12, 1, 17, 1))) == []
+
+
+def test_a_finished_lot_consumed_later_keeps_its_made_quantity_and_says_consumed(sim, mes):
+    sim.state.consume("MO-2026-0002", "FG-3.01.0007-0001")  # a sub-assembly used up by the next order
+    (lot,) = mapped(mes, "finished_lots")
+    assert (lot.quantity, lot.status) == (Decimal(200), "consumed")
+
+
+def test_hostile_finished_lots_are_refused_with_the_reason_and_the_rest_maps(sim, mes):
+    sim.state.produce("MO-2026-0002", "FG-ORPHAN", 5)
+    orphan = next(p for p in sim.state.sets["MaterialProduction"].values() if p["MaterialLotNId"] == "FG-ORPHAN")
+    orphan["OrderNId"] = None  # a completion the MES booked without its order
+    sim.state.produce("MO-2026-0002", "FG-WRONG", 5)
+    sim.state.by_nid("MaterialLot", "FG-WRONG")["MaterialNId"] = "9.99.9999"  # not what MO-2026-0002 makes
+    sim.state.produce("MO-2026-0002", "FG-ALIEN", 5)
+    alien = next(p for p in sim.state.sets["MaterialProduction"].values() if p["MaterialLotNId"] == "FG-ALIEN")
+    alien["OrderNId"] = "MO-GONE"  # an order the MES no longer lists: the material cannot be checked, the link stays
+    sim.state.put("MaterialProduction", {**orphan, "Id": "00000000-0000-5000-8000-00000000beef",
+                                         "NId": "PROD-NOLOT", "MaterialLotNId": None})  # names no lot: skipped
+    out = records(mes, "finished_lots")
+    assert set(out) == {"FG-3.01.0007-0001", "FG-ORPHAN", "FG-WRONG", "FG-ALIEN"}
+    assert out["FG-ORPHAN"].code == "MISSING_FIELD" and "ProducedBy[0]" in out["FG-ORPHAN"].where
+    wrong = out["FG-WRONG"]
+    assert wrong.code == "MISSING_FIELD" and "hub_material_id" in wrong.message
+    (record,) = [r for r in mes.pull("finished_lots", None) if r.key == "FG-WRONG"]
+    assert "9.99.9999" in record.data["hub_problem"] and "3.01.0007" in record.data["hub_problem"]
+    assert [l.ref for l in out["FG-ALIEN"].links] == ["MO-GONE"]
+
+
+def test_many_finished_lots_are_looked_up_in_chunks_and_each_comes_once(sim):
+    for i in range(25):
+        sim.state.produce("MO-2026-0002", f"FG-{i:03d}", 2)
+        sim.state.produce("MO-2026-0003", f"FG-{i:03d}", 1)
+    with make_mes(sim, page_size=7) as mes:
+        pulled = list(mes.pull_finished_lots(None))
+    keys = [r.key for r in pulled]
+    assert len(keys) == len(set(keys)) == 26
+    lot = next(r for r in pulled if r.key == "FG-024")
+    assert lot.data["hub_quantity"] == "3" and [p["OrderNId"] for p in lot.data["ProducedBy"]] == \
+        ["MO-2026-0002", "MO-2026-0003"]

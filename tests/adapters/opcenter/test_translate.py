@@ -78,3 +78,32 @@ def test_a_pulled_batch_adds_links_and_consumption_to_the_stored_one():
     still_in_use = pulled.model_copy(update={"status": "released"})
     assert translate.merge_pulled_batch(stored, still_in_use).status == "released"
     assert translate.merge_pulled_batch(None, pulled) is pulled
+
+
+def test_finished_lot_quantity_is_everything_produced_and_none_across_units():
+    lot = {"NId": "FG-1", "MaterialNId": "3.01.0007", "Quantity": {"UoMNId": "PCS", "QuantityValue": 7},
+           "Status": {"StatusNId": "Released"}}
+    made = [{"NId": n, "OrderNId": "MO-1", "MaterialNId": "3.01.0007", "Quantity": {"UoMNId": "PCS", "QuantityValue": q}}
+            for n, q in (("P1", 4.5), ("P2", 3))]
+    data = translate.finished_lot_record("FG-1", lot, made, {"MO-1": "3.01.0007"}, SHANGHAI).data
+    assert (data["hub_quantity"], data["hub_status"], data["hub_material_id"]) == ("7.5", "released", "3.01.0007")
+    assert data["ProducedBy"] == [{"OrderNId": "MO-1", "ProductionNId": "P1"}]  # one link per order
+    made[1]["Quantity"]["UoMNId"] = "BOX"
+    assert translate.finished_lot_record("FG-1", lot, made, {}, SHANGHAI).data["hub_quantity"] is None
+    # a lot the MES does not list: unit and material from the completions, released
+    gone = translate.finished_lot_record("FG-1", None, made[:1], {}, SHANGHAI).data
+    assert (gone["Quantity.UoMNId"], gone["hub_material_id"], gone["hub_status"]) == ("PCS", "3.01.0007", "released")
+
+
+def test_merge_produced_batch_adds_the_link_and_keeps_the_rest():
+    from canonical_model.documents import Batch, Source
+
+    stored = Batch(batch_id="FG-1", material_id="3.01.0007", quantity="200", uom="H87", status="rejected",
+                   links=[{"relation": "consumed_by", "ref": "MO-9"}], source=Source(system="qc"))
+    pulled = Batch(batch_id="FG-1", material_id="3.01.0007", quantity="250", uom="H87", status="released",
+                   links=[{"relation": "produced", "ref": "MO-1"}], source=Source(system="opcenter"))
+    merged = translate.merge_produced_batch(stored, pulled)
+    assert [(l.relation, l.ref) for l in merged.links] == [("consumed_by", "MO-9"), ("produced", "MO-1")]
+    assert (merged.status, merged.quantity, merged.source.system) == ("rejected", 200, "opcenter")
+    assert translate.merge_produced_batch(merged, pulled) == merged  # a repeat adds nothing
+    assert translate.merge_produced_batch(None, pulled) is pulled
