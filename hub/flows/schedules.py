@@ -42,6 +42,7 @@ from collaboration.alerts import raise_alert
 from collaboration.alerts.rules import plan_change_unacknowledged
 from collaboration.plan import diff_schedules, firm_until, needs_approval
 from hub.errors import HubError, SkippableError
+from hub.flows.common import quarantine_error
 
 log = logging.getLogger(__name__)
 
@@ -256,24 +257,20 @@ def decide(store: Store, schedule_id: str, version: int, *, approved: bool, by: 
 
 
 # ------------------------------------------------------------------------------ release and send
-def _sendable(session: Session, schedule: DeliverySchedule) -> bool:
-    return version_status(session, schedule.schedule_id, schedule.version) in ("proposed", "approved")
-
-
 def release(store: Store, *, now: dt.datetime, portal: Any = None) -> dict[str, int]:
     """Render each sendable current version for its partner's channel, once (idempotency key per
     version). ``portal``: a JiandaoyunForms for partners whose profile says ``format: portal``."""
     from adapters.edi.delivery_schedules import render_delivery_schedule
 
     profiles = _profiles()
-    counts = {"released": 0, "waiting_approval": 0, "no_channel": 0}
+    counts = {"released": 0, "waiting_approval": 0, "no_channel": 0, "quarantined": 0}
     with store.session() as session:
         for schedule in sorted(documents.current(session, SUBJECT), key=lambda s: s.schedule_id):
             status = version_status(session, schedule.schedule_id, schedule.version)
             if status == "needs_approval":
                 counts["waiting_approval"] += 1
                 continue
-            if not _sendable(session, schedule):
+            if status not in ("proposed", "approved"):
                 continue
             profile = profiles.get(schedule.supplier_id)
             message = profile.messages.get("delivery_schedule") if profile else None
@@ -285,20 +282,30 @@ def release(store: Store, *, now: dt.datetime, portal: Any = None) -> dict[str, 
             key = f"schedule:{schedule.schedule_id}:v{schedule.version}"
             if session.scalars(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)).first():
                 continue
+            ids = {"partner": profile.partner_id, "supplier_id": schedule.supplier_id,
+                   "schedule_id": schedule.schedule_id, "version": schedule.version}
             if message.format == "portal":
                 outbox.enqueue(session, target="jiandaoyun", operation=PORTAL_OPERATION, idempotency_key=key,
-                               payload={"partner": profile.partner_id, "schedule_id": schedule.schedule_id,
-                                        "version": schedule.version, "changes": changes})
-            else:
-                # the interchange counter of the message's own standard; a sheet has no interchange
-                control_ref = (str(state.next_counter(session, f"{message.format}:{profile.partner_id}:out"))
-                               if message.format in ("edifact", "x12") else "-")
-                rendered = render_delivery_schedule(schedule, profile, control_ref=control_ref, changes=changes, now=now)
-                operation = {"edifact": "DELFOR", "x12": "830"}.get(rendered.standard or "", "SCHEDULE_SHEET")
-                outbox.enqueue(session, target=TARGET, operation=operation, idempotency_key=key, payload={
-                    "partner": profile.partner_id, "schedule_id": schedule.schedule_id, "version": schedule.version,
-                    "control_ref": rendered.control_ref, "filename": rendered.filename,
-                    "content_b64": base64.b64encode(rendered.content).decode("ascii")})
+                               payload={**ids, "changes": changes})
+                counts["released"] += 1
+                continue
+            try:
+                with session.begin_nested():  # a version that cannot be written takes no counter value
+                    # the interchange counter of the message's own standard; a sheet has no interchange
+                    control_ref = (str(state.next_counter(session, f"{message.format}:{profile.partner_id}:out"))
+                                   if message.format in ("edifact", "x12") else "-")
+                    rendered = render_delivery_schedule(schedule, profile, control_ref=control_ref, changes=changes,
+                                                        now=now)
+            except HubError as exc:
+                # e.g. Chinese text under UNOC: the evidence is the schedule; fixed data makes a new version
+                counts["quarantined"] += quarantine_error(
+                    session, exc if exc.where else exc.located(key), partner=profile.partner_id, doc_type=SUBJECT,
+                    business_key=schedule.business_key, evidence={"schedule": schedule.model_dump(mode="json")})
+                continue
+            operation = {"edifact": "DELFOR", "x12": "830"}.get(rendered.standard or "", "SCHEDULE_SHEET")
+            outbox.enqueue(session, target=TARGET, operation=operation, idempotency_key=key, payload={
+                **ids, "control_ref": rendered.control_ref, "filename": rendered.filename,
+                "content_b64": base64.b64encode(rendered.content).decode("ascii")})
             counts["released"] += 1
     if portal is not None:
         counts.update(publish_portal(store, portal))
@@ -323,7 +330,8 @@ def publish_portal(store: Store, portal: Any) -> dict[str, int]:
 
 
 def _business_key(payload: dict[str, Any]) -> str:
-    probe = DeliverySchedule.model_construct(supplier_id=payload["partner"], schedule_id=payload["schedule_id"])
+    probe = DeliverySchedule.model_construct(supplier_id=payload.get("supplier_id", payload["partner"]),
+                                             schedule_id=payload["schedule_id"])
     return probe.business_key
 
 

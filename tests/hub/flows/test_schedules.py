@@ -265,7 +265,7 @@ def test_release_sends_a_delfor_over_sftp_and_the_suppliers_contrl_acknowledges_
     from simulators.supplier import SupplierScenario, acknowledge_schedules
 
     schedules.propose(plant, plan_date=PLAN, now=NOW)
-    assert schedules.release(plant, now=NOW) == {"released": 1, "waiting_approval": 0, "no_channel": 0}
+    assert schedules.release(plant, now=NOW) == {"released": 1, "waiting_approval": 0, "no_channel": 0, "quarantined": 0}
     assert schedules.release(plant, now=NOW)["released"] == 0  # once per version
     assert deliver_outbox(plant, "SUP-001").sent == 1
     assert schedules.record_sent(plant) == 1
@@ -288,7 +288,7 @@ def test_release_sends_a_delfor_over_sftp_and_the_suppliers_contrl_acknowledges_
     # a firm-zone change waits; approved, it goes out as v2 and is diffed against v1 as sent
     replan(plant, 150)
     schedules.propose(plant, plan_date=PLAN, now=NOW)
-    assert schedules.release(plant, now=NOW) == {"released": 0, "waiting_approval": 1, "no_channel": 0}
+    assert schedules.release(plant, now=NOW) == {"released": 0, "waiting_approval": 1, "no_channel": 0, "quarantined": 0}
     schedules.decide(plant, "DS-SUP-001", 2, approved=True, by="airflow:planner", at=NOW)
     assert schedules.release(plant, now=NOW)["released"] == 1
     assert deliver_outbox(plant, "SUP-001").sent == 1 and schedules.record_sent(plant) == 1
@@ -297,3 +297,28 @@ def test_release_sends_a_delfor_over_sftp_and_the_suppliers_contrl_acknowledges_
         # v2 is sent, not answered: the supplier's commitment is still v1 as it was sent
         (committed,) = schedules.committed_schedules(s)
         assert (committed.version, [l.quantity for l in committed.lines]) == (1, [D(100), D(100)])
+
+
+def test_a_version_that_cannot_be_written_is_quarantined_once_and_takes_no_control_number(sqlite_store):
+    from canonical_model.documents import DeliverySchedule
+    from canonical_model.store import quarantine, state
+    from canonical_model.store.tables import OutboxRow
+    from sqlalchemy import select
+
+    schedule = DeliverySchedule(schedule_id="DS-SUP-001", supplier_id="SUP-001", version=1, horizon_start=PLAN,
+                                horizon_end=dt.date(2026, 12, 31), lines=[
+                                    {"material_id": "1.02.0041", "supplier_material_id": "轴承-6205", "date": PLAN,
+                                     "quantity": "100", "uom": "H87", "commitment": "firm"}])
+    with sqlite_store.session() as s:  # as propose() leaves it
+        documents.upsert(s, schedule)
+        audit.record(s, actor="plan_run", action="schedule_proposed", subject_type="DeliverySchedule",
+                     subject_key="DS-SUP-001", details={"version": 1, "requires_approval": False, "changes": []})
+    # SUP-001's DELFOR is UNOC (Latin-1 repertoire): a Chinese part number cannot be written
+    assert schedules.release(sqlite_store, now=NOW)["quarantined"] == 1
+    assert schedules.release(sqlite_store, now=NOW)["quarantined"] == 0  # the same failure, recorded once
+    with sqlite_store.session() as s:
+        (entry,) = quarantine.list_rows(s)
+        assert entry.reason_code == "CHARSET_MISMATCH" and entry.business_key == "SUP-001/DS-SUP-001"
+        assert entry.evidence["schedule"]["lines"][0]["supplier_material_id"] == "轴承-6205"
+        assert s.scalars(select(OutboxRow)).all() == []
+        assert state.next_counter(s, "edifact:SUP-001:out") == 1  # rolled back with the failed render
