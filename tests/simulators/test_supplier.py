@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import secrets
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -22,27 +20,11 @@ from canonical_model.documents import DeliverySchedule, DeliveryScheduleLine, Pu
 from canonical_model.store import outbox, quarantine
 from canonical_model.store.tables import InterchangeRow
 from hub.partners import get_partner
-from simulators.sftp_server.server import SftpServer
 from simulators.supplier import SupplierScenario, acknowledge_schedules, message_types, respond_to_orders
 
 PARTNER = "SUP-001"
 SCENARIO = SupplierScenario(partner_id=PARTNER, our_id="SUP-001", hub_id="MESHUB")
 NOW = dt.datetime(2026, 11, 26, 2, 0)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch) -> Path:
-    """SUP-001's folder (in/, out/, archive/) on a running SFTP server, reachable through the
-    partner's Connection like in production."""
-    password = secrets.token_urlsafe(12)
-    server = SftpServer(tmp_path / "sftp", {"sup001": password}, host_key_path=tmp_path / "host_key")
-    port = server.start()
-    known_hosts = server.write_known_hosts(tmp_path / "known_hosts")
-    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_SUP001",
-                       f"sftp://sup001:{quote(password, safe='')}@127.0.0.1:{port}/"
-                       f"?known_hosts={quote(str(known_hosts), safe='')}")
-    yield tmp_path / "sftp" / "sup001"
-    server.stop()
 
 
 def config():
@@ -73,8 +55,8 @@ def orders_file() -> bytes:
                                     prepared=dt.datetime(2026, 11, 26, 8, 0))
 
 
-def put(home: Path, name: str, data: bytes) -> None:
-    (home / "in" / name).write_bytes(data)
+def put(sftp: Path, name: str, data: bytes) -> None:
+    (sftp / "in" / name).write_bytes(data)
 
 
 def names(folder: Path) -> list[str]:
@@ -89,50 +71,50 @@ def test_message_types_tell_schedules_from_orders_and_junk():
     assert message_types(b"UNA:+.? 'UNB+UNOC:3+A+B+261126:0800+1'UNH+1", "e") == set()
 
 
-def test_schedules_are_acknowledged_once_and_other_files_are_left_alone(home: Path):
+def test_schedules_are_acknowledged_once_and_other_files_are_left_alone(sftp: Path):
     delfor, plan830 = rendered("edifact", "42"), rendered("x12", "43")
-    put(home, delfor.filename, delfor.content)
-    put(home, plan830.filename, plan830.content)
-    put(home, "ORDERS_CGDD000101_v1_41.edi", orders_file())
+    put(sftp, delfor.filename, delfor.content)
+    put(sftp, plan830.filename, plan830.content)
+    put(sftp, "ORDERS_CGDD000101_v1_41.edi", orders_file())
 
     uploaded = acknowledge_schedules(config(), SCENARIO)
     assert sorted(uploaded) == ["out/997_000000043.x12", "out/CONTRL_42.edi"]
-    (contrl,) = edi_acks.read_acks((home / "out" / "CONTRL_42.edi").read_bytes())
+    (contrl,) = edi_acks.read_acks((sftp / "out" / "CONTRL_42.edi").read_bytes())
     assert (contrl.kind, contrl.interchange_ref, contrl.result) == ("CONTRL", "42", "accepted")
     assert [(m.ref, m.type, m.status) for m in contrl.messages] == [("42", "DELFOR", "accepted")]
-    envelope = parse_interchange((home / "out" / "CONTRL_42.edi").read_bytes())
+    envelope = parse_interchange((sftp / "out" / "CONTRL_42.edi").read_bytes())
     assert (envelope.sender, envelope.recipient) == ("SUP-001", "MESHUB")
-    (ack997,) = edi_acks.read_acks((home / "out" / "997_000000043.x12").read_bytes())
+    (ack997,) = edi_acks.read_acks((sftp / "out" / "997_000000043.x12").read_bytes())
     assert (ack997.kind, ack997.group_ref, ack997.result) == ("997", "43", "accepted")
     assert [(m.type, m.status) for m in ack997.messages] == [("830", "accepted")]
     # the schedules are archived, the ORDERS waits for respond_to_orders
-    assert names(home / "in") == ["ORDERS_CGDD000101_v1_41.edi"]
-    assert names(home / "archive") == sorted([delfor.filename, plan830.filename])
+    assert names(sftp / "in") == ["ORDERS_CGDD000101_v1_41.edi"]
+    assert names(sftp / "archive") == sorted([delfor.filename, plan830.filename])
 
     assert acknowledge_schedules(config(), SCENARIO) == []  # answering twice is a no-op
-    assert names(home / "out") == ["997_000000043.x12", "CONTRL_42.edi"]
+    assert names(sftp / "out") == ["997_000000043.x12", "CONTRL_42.edi"]
 
 
-def test_respond_to_orders_leaves_delivery_schedules_for_their_acknowledgement(home: Path):
+def test_respond_to_orders_leaves_delivery_schedules_for_their_acknowledgement(sftp: Path):
     delfor = rendered("edifact", "42")
-    put(home, delfor.filename, delfor.content)
-    put(home, "ORDERS_CGDD000101_v1_41.edi", orders_file())
+    put(sftp, delfor.filename, delfor.content)
+    put(sftp, "ORDERS_CGDD000101_v1_41.edi", orders_file())
     uploaded = respond_to_orders(config(), SCENARIO, today=dt.date(2026, 11, 26))
     assert uploaded == ["out/DESADV_ASN-CGDD000101.edi"]
-    assert names(home / "in") == [delfor.filename] and names(home / "archive") == ["ORDERS_CGDD000101_v1_41.edi"]
+    assert names(sftp / "in") == [delfor.filename] and names(sftp / "archive") == ["ORDERS_CGDD000101_v1_41.edi"]
     assert acknowledge_schedules(config(), SCENARIO) == ["out/CONTRL_42.edi"]
 
 
-def test_a_broken_schedule_gets_a_rejecting_acknowledgement(home: Path):
+def test_a_broken_schedule_gets_a_rejecting_acknowledgement(sftp: Path):
     delfor = rendered("edifact", "44")
-    put(home, delfor.filename, delfor.content.replace(b"UNT+", b"UNT+9", 1))
+    put(sftp, delfor.filename, delfor.content.replace(b"UNT+", b"UNT+9", 1))
     acknowledge_schedules(config(), SCENARIO)
-    (ack,) = edi_acks.read_acks((home / "out" / "CONTRL_44.edi").read_bytes())
+    (ack,) = edi_acks.read_acks((sftp / "out" / "CONTRL_44.edi").read_bytes())
     assert ack.result == "rejected" and ack.messages[0].errors[0].code == "29"
 
 
 @pytest.mark.parametrize("fmt,control_ref,operation", [("edifact", "42", "DELFOR"), ("x12", "43", "830")])
-def test_hub_records_the_suppliers_ack_against_the_registered_schedule(sqlite_store, home, fmt, control_ref,
+def test_hub_records_the_suppliers_ack_against_the_registered_schedule(sqlite_store, sftp, fmt, control_ref,
                                                                         operation):
     """The lead's flow: an outbox row like ORDERS' (partner, control_ref, filename, content_b64),
     delivered and registered by deliver_outbox; the supplier acknowledges; the hub collects."""
@@ -154,7 +136,7 @@ def test_hub_records_the_suppliers_ack_against_the_registered_schedule(sqlite_st
 
     (ack_name,) = acknowledge_schedules(config(), SCENARIO)
     past = dt.datetime.now().timestamp() - 3600  # SUP-001 collects files at least 2 s old
-    os.utime(home / ack_name, (past, past))
+    os.utime(sftp / ack_name, (past, past))
     collect_files(sqlite_store, PARTNER)
     counts = process_inbox(sqlite_store, PARTNER)
     assert (counts["documents"], counts["quarantined"]) == (0, 0)
