@@ -15,6 +15,7 @@ from hub.cli_serve import serve as serve_command
 from hub.cli_whatif import whatif as whatif_command
 from hub.cli_alerts import app as alerts_app
 from hub.cli_audit import audit as audit_command
+from hub.cli_doctor import doctor as doctor_command
 from hub.cli_forecast import forecast as forecast_command
 from hub.cli_report import report as report_command
 from hub.cli_scorecard import scorecard as scorecard_command
@@ -35,6 +36,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("serve")(serve_command)
 app.command(name="whatif")(whatif_command)
 app.command(name="audit")(audit_command)
+app.command(name="doctor")(doctor_command)
 app.command(name="forecast")(forecast_command)
 app.command(name="trace")(trace_command)
 app.command(name="scorecard")(scorecard_command)
@@ -161,12 +163,20 @@ def mapping_test(path: Optional[Path] = typer.Argument(None, help="a mapping fil
 
 @app.command()
 def status() -> None:
-    """Row counts per store table."""
+    """Row counts per store table; per partner: documents in, quarantined open, pushed; alerts open."""
+    from hub.metrics import ALERTS_OPEN, collect, partner_summary
     from hub.report import render, table_counts
 
     store = _store()
-    typer.echo(render(table_counts(store), ("table", "rows")))
-    store.dispose()
+    try:
+        typer.echo(render(table_counts(store), ("table", "rows")))
+        with store.session() as s:
+            samples = collect(s)
+    finally:
+        store.dispose()
+    typer.echo("")
+    typer.echo(render(partner_summary(samples), ("partner", "in", "quarantined open", "pushed")))
+    typer.echo(f"alerts open: {sum(int(x.value) for x in samples if x.name == ALERTS_OPEN)}")
 
 
 @quarantine_app.command("list")

@@ -69,7 +69,7 @@ def check_profile(profile_path: Path, connect: bool = False) -> list[RuleResult]
         results.extend(_check_message(key, settings))
     results.extend(_check_crosswalks(profile))
     if connect:
-        results.extend(_check_sftp(profile))
+        results.extend(check_sftp(profile))
     return results
 
 
@@ -143,7 +143,7 @@ def _check_crosswalks(profile: "PartnerProfile") -> list[RuleResult]:
     return results
 
 
-def _check_sftp(profile: "PartnerProfile") -> list[RuleResult]:
+def check_sftp(profile: "PartnerProfile") -> list[RuleResult]:
     import stat
 
     from adapters.sftp.hook import SftpHook

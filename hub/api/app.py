@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canonical_model.store import Store
 from canonical_model.store.events import StoreNonceGuard
-from hub.api import auth
+from hub.api import auth, metrics_route
 from hub.api.bodies import DEFAULT_MAX_BODY_BYTES, check_announced_length, parse_json, read_body, \
     require_json_media_type
 from hub.api.errors import COMMON_ERRORS, ApiError, ErrorBody, error_response
@@ -217,6 +217,8 @@ def create_app(store: Optional[Store] = None, *, max_body_bytes: int = DEFAULT_M
         return await token_endpoint(
             request, lambda: auth.require_supplier_token(request, connections, partner_id),
             lambda body, payload, key: ingress().accept_supplier_asn(partner_id, body, payload, key))
+
+    metrics_route.register(app, lambda: ingress().store)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
