@@ -50,7 +50,6 @@ material has no BOM, a negative quantity) are ``warnings`` on the result.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -89,52 +88,34 @@ class UnitConverter:
     @classmethod
     def load(cls, path: Path = UNIT_CONVERSIONS_CSV) -> "UnitConverter":
         """Read ``material,from_uom,to_uom,factor`` rows; ``FatalError UNIT_CONVERSIONS_INVALID`` at file:line."""
-        from mappings.sourcing import display_path
+        from mappings.sourcing import read_table
 
-        shown = display_path(path)
         factors: dict[tuple[str, str, str], Decimal] = {}
         lines: dict[tuple[str, str, str], str] = {}
-        try:
-            fh = path.open(newline="", encoding="utf-8-sig")
-        except OSError as exc:
-            raise FatalError("UNIT_CONVERSIONS_INVALID", f"cannot read the table: {exc.strerror or exc}",
-                             shown) from None
-        with fh:
-            reader = csv.reader(fh)
-            header_seen = False
-            for row in reader:
-                where = f"{shown}:{reader.line_num}"
-                if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-                    continue
-                cells = [c.strip() for c in row]
-                if not header_seen:
-                    if cells != ["material", "from_uom", "to_uom", "factor"]:
-                        raise FatalError("UNIT_CONVERSIONS_INVALID", "header must be material,from_uom,to_uom,factor",
-                                         where)
-                    header_seen = True
-                    continue
-                if len(cells) != 4 or not all(cells):
-                    raise FatalError("UNIT_CONVERSIONS_INVALID", "expected 4 non-empty columns", where)
-                material, from_uom, to_uom, text = cells
-                try:
-                    factor = Decimal(text)
-                    if not factor.is_finite() or factor <= 0:
-                        raise InvalidOperation
-                except InvalidOperation:
-                    raise FatalError("UNIT_CONVERSIONS_INVALID", f"factor {text!r} is not a number > 0",
-                                     where) from None
-                if from_uom == to_uom:
-                    raise FatalError("UNIT_CONVERSIONS_INVALID", f"{from_uom} to itself", where)
-                key, inverse = (material, from_uom, to_uom), (material, to_uom, from_uom)
-                if key in factors and factors[key] != factor:
-                    raise FatalError("UNIT_CONVERSIONS_INVALID",
-                                     f"{material} {from_uom}->{to_uom} contradicts {lines[key]}", where)
-                if inverse in factors:
-                    # the inverse is derived; a second row could only agree or contradict it
-                    raise FatalError("UNIT_CONVERSIONS_INVALID", f"{material} {to_uom}->{from_uom} is already given "
-                                     f"at {lines[inverse]}; keep one direction", where)
-                factors[key] = factor
-                lines[key] = where
+        for where, row in read_table(path, ("material", "from_uom", "to_uom", "factor"), "UNIT_CONVERSIONS_INVALID"):
+            cells = list(row.values())
+            if not all(cells):
+                raise FatalError("UNIT_CONVERSIONS_INVALID", "expected 4 non-empty columns", where)
+            material, from_uom, to_uom, text = cells
+            try:
+                factor = Decimal(text)
+                if not factor.is_finite() or factor <= 0:
+                    raise InvalidOperation
+            except InvalidOperation:
+                raise FatalError("UNIT_CONVERSIONS_INVALID", f"factor {text!r} is not a number > 0",
+                                 where) from None
+            if from_uom == to_uom:
+                raise FatalError("UNIT_CONVERSIONS_INVALID", f"{from_uom} to itself", where)
+            key, inverse = (material, from_uom, to_uom), (material, to_uom, from_uom)
+            if key in factors and factors[key] != factor:
+                raise FatalError("UNIT_CONVERSIONS_INVALID",
+                                 f"{material} {from_uom}->{to_uom} contradicts {lines[key]}", where)
+            if inverse in factors:
+                # the inverse is derived; a second row could only agree or contradict it
+                raise FatalError("UNIT_CONVERSIONS_INVALID", f"{material} {to_uom}->{from_uom} is already given "
+                                 f"at {lines[inverse]}; keep one direction", where)
+            factors[key] = factor
+            lines[key] = where
         return cls(factors)
 
     def factor(self, material_id: str, from_uom: str, to_uom: str) -> Optional[tuple[Decimal, bool]]:

@@ -116,8 +116,9 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _rows(path: Path, columns: tuple[str, ...], code: str) -> Iterable[tuple[str, dict[str, str]]]:
-    """``(where, row)`` for every data row; header and shape checked against ``columns``."""
+def read_table(path: Path, columns: tuple[str, ...], code: str) -> Iterable[tuple[str, dict[str, str]]]:
+    """``(where, row)`` for every data row of a planning table (``#`` comment and blank lines skipped);
+    header and shape checked against ``columns``; ``FatalError code`` at file:line otherwise."""
     shown = display_path(path)
     try:
         fh = path.open(newline="", encoding="utf-8-sig")
@@ -181,7 +182,7 @@ def load_sourcing(path: Path = SOURCING_CSV) -> SourcingTable:
     code = "SOURCING_INVALID"
     rules: list[SourcingRule] = []
     seen: dict[tuple[str, str], list[SourcingRule]] = {}
-    for where, row in _rows(path, SOURCING_COLUMNS, code):
+    for where, row in read_table(path, SOURCING_COLUMNS, code):
         for column in ("material_id", "supplier_id"):
             if not row[column]:
                 raise FatalError(code, f"{column} is required", where)
@@ -219,7 +220,7 @@ def load_planning(path: Path = PLANNING_CSV) -> dict[str, PlanningParameters]:
     """Read planning.csv into ``{material_id: PlanningParameters}``; ``PLANNING_INVALID`` on a bad line."""
     code = "PLANNING_INVALID"
     params: dict[str, PlanningParameters] = {}
-    for where, row in _rows(path, PLANNING_COLUMNS, code):
+    for where, row in read_table(path, PLANNING_COLUMNS, code):
         material_id = row["material_id"]
         if not material_id:
             raise FatalError(code, "material_id is required", where)
