@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
+from adapters.http_errors import scrub
 from hub.cli_common import table
 
 #: a check's work: returns the detail of a success, raises on failure
@@ -28,8 +29,6 @@ Step = Callable[[], str]
 
 #: extra keys whose values are secrets (app_secret, webhook_secret, ingress_token, api_key, ...)
 _SECRET_EXTRA = re.compile(r"secret|token|password|key", re.IGNORECASE)
-#: what stands in for a secret that turned up in a detail
-MASK = "***"
 #: the ASN number the WMS look-up asks for; no WMS holds it, the answer "none" proves the read works
 WMS_PROBE_ASN = "HUB-DOCTOR-PROBE"
 
@@ -61,12 +60,6 @@ def _secret_values(conn: Any) -> list[str]:
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
 
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
-
-
 def _failure_detail(exc: BaseException) -> str:
     from hub.errors import HubError
 
@@ -96,7 +89,7 @@ def _run_steps(conn_id: str, system: str, conn: Any, build: Callable[[Any], Any]
     try:
         hook = build(conn)
     except Exception as exc:  # noqa: BLE001 - a broken Connection is a FAIL row, not a crash
-        return [CheckRow(conn_id, system, "connection", "FAIL", _mask(_failure_detail(exc), secrets))]
+        return [CheckRow(conn_id, system, "connection", "FAIL", scrub(_failure_detail(exc), secrets))]
     rows: list[CheckRow] = []
     try:
         failed_at = ""
@@ -105,10 +98,10 @@ def _run_steps(conn_id: str, system: str, conn: Any, build: Callable[[Any], Any]
                 rows.append(CheckRow(conn_id, system, check, "skip", f"not tried: {failed_at} failed"))
                 continue
             try:
-                rows.append(CheckRow(conn_id, system, check, "ok", _mask(step(), secrets)))
+                rows.append(CheckRow(conn_id, system, check, "ok", scrub(step(), secrets)))
             except Exception as exc:  # noqa: BLE001 - every failure becomes a row
                 failed_at = check
-                rows.append(CheckRow(conn_id, system, check, "FAIL", _mask(_failure_detail(exc), secrets)))
+                rows.append(CheckRow(conn_id, system, check, "FAIL", scrub(_failure_detail(exc), secrets)))
     finally:
         hook.close()
     return rows
@@ -300,7 +293,7 @@ def check_partners() -> list[CheckRow]:
         secrets = _secret_values(conn)
         for rule in check_sftp(profile):
             result = "FAIL" if rule.failed else "ok"
-            rows.append(CheckRow(conn_id, system, rule.rule.removeprefix("sftp "), result, _mask(rule.detail, secrets)))
+            rows.append(CheckRow(conn_id, system, rule.rule.removeprefix("sftp "), result, scrub(rule.detail, secrets)))
     return rows
 
 

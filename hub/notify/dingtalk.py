@@ -24,6 +24,7 @@ from collaboration.alerts.config import ChannelSpec
 from hub.errors import FatalError, RetriableError
 from hub.notify.message import Message
 from hub.notify.redact import redact_in_logs
+from hub.notify.robot import read_answer, truncate
 
 DEFAULT_HOST = "https://oapi.dingtalk.com"
 #: DingTalk's text limit is 20000 bytes; stay below it with room for the JSON
@@ -36,11 +37,6 @@ def sign(timestamp_ms: str, secret: str) -> str:
     """The ``sign`` query value of a signed robot request."""
     digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
     return quote_plus(base64.b64encode(digest).decode("ascii"))
-
-
-def truncate(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
-    return text if len(data) <= limit else data[:limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def payload(message: Message, spec: ChannelSpec) -> dict:
@@ -107,23 +103,5 @@ def send(spec: ChannelSpec, message: Message, *, clock: Callable[[], float] = ti
         raise RetriableError("DINGTALK_UNAVAILABLE", f"posting to the DingTalk robot at "
                                                      f"{hook.base_url or DEFAULT_HOST} failed: {type(exc).__name__}",
                              where) from None
-    return check(response, where)
-
-
-def check(response, where: str) -> str:
-    """DingTalk answers HTTP 200 with ``{"errcode": 0}`` on success and a non-zero errcode otherwise."""
-    if response.status_code >= 500 or response.status_code == 429:
-        raise RetriableError("DINGTALK_UNAVAILABLE", f"the robot answered HTTP {response.status_code}", where)
-    try:
-        body = response.json()
-        errcode = int(body.get("errcode"))
-    except (ValueError, TypeError, AttributeError):
-        raise FatalError("DINGTALK_BAD_ANSWER", f"HTTP {response.status_code} without the robot's JSON answer",
-                         where) from None
-    if errcode == 0:
-        return "sent"
-    text = str(body.get("errmsg", ""))[:200]
-    if errcode in RETRIABLE_ERRCODES:
-        raise RetriableError("DINGTALK_BUSY", f"errcode {errcode}: {text}", where)
-    raise FatalError("DINGTALK_REJECTED", f"errcode {errcode}: {text} (token, signing secret, keyword or IP "
-                                          f"allow-list of the robot)", where)
+    return read_answer(response, where, system="DINGTALK", retriable=RETRIABLE_ERRCODES,
+                       hint="token, signing secret, keyword or IP allow-list of the robot")

@@ -14,9 +14,9 @@ from typing import Any, Callable
 from collaboration.alerts.config import ChannelSpec
 from hub.connections import get_connection as _get_connection
 from hub.errors import FatalError, RetriableError
-from hub.notify.dingtalk import truncate
 from hub.notify.message import Message
 from hub.notify.redact import redact_in_logs
+from hub.notify.robot import read_answer, truncate
 
 DEFAULT_BASE = "https://qyapi.weixin.qq.com"
 PATH = "/cgi-bin/webhook/send"
@@ -60,17 +60,5 @@ def send(spec: ChannelSpec, message: Message, *, get_connection: Callable[[str],
         # requests' messages quote the URL with the key: only the class goes out
         raise RetriableError("WECOM_UNAVAILABLE", f"posting to the WeCom robot at {base} failed: "
                                                   f"{type(exc).__name__}", where) from None
-    if response.status_code >= 500 or response.status_code == 429:
-        raise RetriableError("WECOM_UNAVAILABLE", f"the robot answered HTTP {response.status_code}", where)
-    try:
-        body = response.json()
-        errcode = int(body.get("errcode"))
-    except (ValueError, TypeError, AttributeError):
-        raise FatalError("WECOM_BAD_ANSWER", f"HTTP {response.status_code} without the robot's JSON answer",
-                         where) from None
-    if errcode == 0:
-        return "sent"
-    text = str(body.get("errmsg", ""))[:200].replace(conn.password, "***")
-    if errcode in RETRIABLE_ERRCODES:
-        raise RetriableError("WECOM_BUSY", f"errcode {errcode}: {text}", where)
-    raise FatalError("WECOM_REJECTED", f"errcode {errcode}: {text} (check the robot key)", where)
+    return read_answer(response, where, system="WECOM", retriable=RETRIABLE_ERRCODES, hint="check the robot key",
+                       secret=conn.password)

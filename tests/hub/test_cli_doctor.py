@@ -12,7 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from hub.cli_doctor import HEADERS, _mask, _secret_values, doctor
+from adapters.http_errors import scrub
+from hub.cli_doctor import HEADERS, _secret_values, doctor
 from hub.connections import parse_connection
 from hub.partners import PARTNER_DIR
 from simulators.base import running
@@ -305,7 +306,7 @@ def test_secrets_in_a_detail_are_masked():
     conn = parse_connection(json.dumps({"conn_type": "http", "password": "pw-Outer-1234",
                                         "extra": {"ingress_token": "tok-5678", "app_id": "app-visible"}}), "x")
     detail = "refused pw-Outer-1234 and tok-5678 for app-visible"
-    assert _mask(detail, _secret_values(conn)) == "refused *** and *** for app-visible"
+    assert scrub(detail, _secret_values(conn)) == "refused *** and *** for app-visible"
 
 
 def test_timeout_must_be_positive_usage_exit_2():
