@@ -124,25 +124,26 @@ class OpcenterMes:
         for lot_nids in _lot_chunks(bookings, "production"):
             yield from self._finished_lot_records(lot_nids)
 
+    def _lots_and_bookings(self, lot_nids: list[str], app: str, entity_set: str
+                           ) -> tuple[dict[Any, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """The lots by NId, and per lot every row of ``entity_set`` (consumption or production) naming it."""
+        either = " or ".join(f"NId eq {odata_string(nid)}" for nid in lot_nids)
+        lots = {row.get("NId"): row for row in self.hook.query(self.config.material_app, "MaterialLot", either)}
+        by_lot: dict[str, list[dict[str, Any]]] = {nid: [] for nid in lot_nids}
+        naming = " or ".join(f"MaterialLotNId eq {odata_string(nid)}" for nid in lot_nids)
+        for booking in self.hook.query(app, entity_set, naming):
+            by_lot.setdefault(str(booking.get("MaterialLotNId")), []).append(booking)
+        return lots, by_lot
+
     def _lot_records(self, lot_nids: list[str]) -> Iterator[ErpRecord]:
         cfg = self.config
-        either = " or ".join(f"NId eq {odata_string(nid)}" for nid in lot_nids)
-        lots = {row.get("NId"): row for row in self.hook.query(cfg.material_app, "MaterialLot", either)}
-        by_lot: dict[str, list[dict[str, Any]]] = {nid: [] for nid in lot_nids}
-        uses = " or ".join(f"MaterialLotNId eq {odata_string(nid)}" for nid in lot_nids)
-        for consumption in self.hook.query(cfg.consumption_app, cfg.consumption_set, uses):
-            by_lot.setdefault(str(consumption.get("MaterialLotNId")), []).append(consumption)
+        lots, by_lot = self._lots_and_bookings(lot_nids, cfg.consumption_app, cfg.consumption_set)
         for nid in lot_nids:
             yield translate.lot_record(nid, lots.get(nid), by_lot.get(nid, []), cfg.zone)
 
     def _finished_lot_records(self, lot_nids: list[str]) -> Iterator[ErpRecord]:
         cfg = self.config
-        either = " or ".join(f"NId eq {odata_string(nid)}" for nid in lot_nids)
-        lots = {row.get("NId"): row for row in self.hook.query(cfg.material_app, "MaterialLot", either)}
-        by_lot: dict[str, list[dict[str, Any]]] = {nid: [] for nid in lot_nids}
-        fills = " or ".join(f"MaterialLotNId eq {odata_string(nid)}" for nid in lot_nids)
-        for production in self.hook.query(cfg.production_app, cfg.production_set, fills):
-            by_lot.setdefault(str(production.get("MaterialLotNId")), []).append(production)
+        lots, by_lot = self._lots_and_bookings(lot_nids, cfg.production_app, cfg.production_set)
         orders = sorted({str(p["OrderNId"]) for rows in by_lot.values() for p in rows
                          if isinstance(p.get("OrderNId"), str) and p["OrderNId"]})
         makes: dict[str, Any] = {}

@@ -325,6 +325,14 @@ class OpcenterState:
                       SupplierLotNId=supplier_lot, ExpirationDate=expiration)
         return self.put("MaterialLot", entity)
 
+    def _free_nid(self, entity_set: str, prefix: str) -> str:
+        """The next ``PREFIX-000123`` of the shared sequence that ``entity_set`` does not hold yet."""
+        while True:
+            self._sequence += 1
+            nid = f"{prefix}-{self._sequence:06d}"
+            if self.by_nid(entity_set, nid) is None:
+                return nid
+
     def consume(self, order_nid: str, lot_nid: str, quantity: Decimal | int | None = None) -> dict[str, Any]:
         """The shop floor books ``quantity`` (default: all that is left) of a lot into an order."""
         with self.lock:
@@ -338,12 +346,7 @@ class OpcenterState:
             amount = left if quantity is None else Decimal(str(quantity))
             if amount <= 0 or amount > left:
                 raise CommandError(22, f"cannot consume {amount} of MaterialLot {lot_nid} ({left} left)")
-            self._sequence += 1
-            nid = f"CONS-{self._sequence:06d}"
-            while self.by_nid("MaterialConsumption", nid) is not None:
-                self._sequence += 1
-                nid = f"CONS-{self._sequence:06d}"
-            entity = self._base("MaterialConsumption", nid)
+            entity = self._base("MaterialConsumption", self._free_nid("MaterialConsumption", "CONS"))
             entity.update(OrderNId=order_nid, MaterialLotNId=lot_nid, MaterialNId=lot["MaterialNId"],
                           Quantity={"UoMNId": lot["Quantity"]["UoMNId"], "QuantityValue": _number(amount)},
                           ConsumedOn=iso(self.now()), EquipmentNId=order.get("EquipmentNId"))
@@ -386,12 +389,7 @@ class OpcenterState:
             else:
                 lot["Quantity"]["QuantityValue"] = _number(Decimal(str(lot["Quantity"]["QuantityValue"])) + amount)
                 self.touch(lot)
-            self._sequence += 1
-            nid = f"PROD-{self._sequence:06d}"
-            while self.by_nid("MaterialProduction", nid) is not None:
-                self._sequence += 1
-                nid = f"PROD-{self._sequence:06d}"
-            entity = self._base("MaterialProduction", nid)
+            entity = self._base("MaterialProduction", self._free_nid("MaterialProduction", "PROD"))
             entity.update(OrderNId=order_nid, MaterialLotNId=lot_nid, MaterialNId=material,
                           Quantity={"UoMNId": unit, "QuantityValue": _number(amount)}, ProducedOn=iso(self.now()),
                           EquipmentNId=order.get("EquipmentNId"))
