@@ -1,9 +1,11 @@
-"""What the read-only CLI commands share: aligned tables and one way to report a store failure."""
+"""What the read-only CLI commands share: aligned tables, the plan date option and one way to report a
+store failure."""
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import typer
 
@@ -38,3 +40,12 @@ def reading_store() -> Iterator[None]:
         # the class name only: a driver message may quote the database URL with its password
         typer.echo(f"store: STORE_UNAVAILABLE {type(exc).__name__}; check HUB_DATABASE_URL", err=True)
         raise typer.Exit(1)
+
+
+def plan_day(text: Optional[str], command: str) -> dt.date:
+    """``--plan-date YYYY-MM-DD`` (default: today); a malformed one exits 2 naming the command."""
+    try:
+        return dt.date.fromisoformat(text) if text else dt.date.today()
+    except ValueError:
+        typer.echo(f"{command}: --plan-date {text!r} is not YYYY-MM-DD", err=True)
+        raise typer.Exit(2)

@@ -18,7 +18,7 @@ from typing import Optional
 
 import typer
 
-from hub.cli_common import reading_store, table
+from hub.cli_common import plan_day, reading_store, table
 
 PERIOD_DAYS = 7
 
@@ -49,10 +49,7 @@ def forecast(
         _usage(f"--weeks {weeks}: between 3 and 520")
     if horizon < 1 or horizon > 52:
         _usage(f"--horizon {horizon}: between 1 and 52")
-    try:
-        day = dt.date.fromisoformat(plan_date) if plan_date else dt.date.today()
-    except ValueError:
-        _usage(f"--plan-date {plan_date!r} is not YYYY-MM-DD")
+    day = plan_day(plan_date, "forecast")
     with reading_store():
         store = open_store()
         try:

@@ -31,7 +31,7 @@ from typing import Optional
 
 import typer
 
-from hub.cli_common import reading_store, table
+from hub.cli_common import plan_day, reading_store, table
 
 app = typer.Typer(help="What-if scenarios on the material plan: late supplier, demand change, rejected batch.",
                   add_completion=False)
@@ -87,10 +87,7 @@ def whatif(
             _usage(f"--pct {pct!r} is not a number")
         if percent <= -100:
             _usage(f"--pct {pct}: demand cannot drop by 100 % or more")
-    try:
-        day = dt.date.fromisoformat(plan_date) if plan_date else dt.date.today()
-    except ValueError:
-        _usage(f"--plan-date {plan_date!r} is not YYYY-MM-DD")
+    day = plan_day(plan_date, "whatif")
 
     with reading_store():
         inp, parties = _load_input(day)

@@ -94,7 +94,11 @@ def _for_version(rows: list[AuditRow], version: int, *actions: str) -> list[Audi
 
 def last_sent(session: Session, schedule_id: str) -> Optional[DeliverySchedule]:
     """The version the supplier last received (as sent), or None."""
-    sent = [r for r in _trail(session, schedule_id) if r.action == "schedule_sent"]
+    return _last_sent_in(_trail(session, schedule_id))
+
+
+def _last_sent_in(trail: list[AuditRow]) -> Optional[DeliverySchedule]:
+    sent = [r for r in trail if r.action == "schedule_sent"]
     return DeliverySchedule.model_validate(sent[-1].details["schedule"]) if sent else None
 
 
@@ -107,8 +111,13 @@ STATUS_AFTER = {"schedule_approved": "approved", "schedule_rejected": "rejected"
 def version_status(session: Session, schedule_id: str, version: int) -> str:
     """unknown | proposed | needs_approval | approved | rejected | superseded | sent | acknowledged |
     ack_rejected: the status after the version's latest audited step."""
+    return _status_in(_trail(session, schedule_id), version)
+
+
+def _status_in(trail: list[AuditRow], version: int) -> str:
+    """``version_status`` on a schedule's trail already read."""
     latest = "unknown"
-    for row in _for_version(_trail(session, schedule_id), version, "schedule_proposed", *STATUS_AFTER):
+    for row in _for_version(trail, version, "schedule_proposed", *STATUS_AFTER):
         if row.action == "schedule_proposed":
             latest = "needs_approval" if row.details.get("requires_approval") else "proposed"
         else:
@@ -196,12 +205,13 @@ def propose(store: Store, *, plan_date: dt.date, now: dt.datetime) -> PlanPropos
                 result.schedules[schedule.schedule_id] = (schedule.version, "unchanged")
                 continue
             documents.upsert(session, schedule, actor=ACTOR)
-            sent = last_sent(session, schedule.schedule_id)
+            trail = _trail(session, schedule.schedule_id)
+            sent = _last_sent_in(trail)
             last_firm = firm_until(plan_date, firm_days.get(supplier_id, firm_days["*"]))
             changes = diff_schedules(sent, schedule, last_firm)
             approval = sent is not None and needs_approval(changes)
             for older in range(1, schedule.version):
-                if version_status(session, schedule.schedule_id, older) in ("proposed", "needs_approval", "approved"):
+                if _status_in(trail, older) in ("proposed", "needs_approval", "approved"):
                     audit.record(session, actor=ACTOR, action="schedule_superseded", subject_type=SUBJECT,
                                  subject_key=schedule.schedule_id, details={"version": older, "by_version": schedule.version})
             audit.record(session, actor=ACTOR, action="schedule_proposed", subject_type=SUBJECT,
@@ -220,9 +230,10 @@ def pending_approvals(store: Store) -> list[PendingApproval]:
     pending = []
     with store.session() as session:
         for schedule in documents.current(session, SUBJECT):
-            if version_status(session, schedule.schedule_id, schedule.version) != "needs_approval":
+            trail = _trail(session, schedule.schedule_id)
+            if _status_in(trail, schedule.version) != "needs_approval":
                 continue
-            proposed = _for_version(_trail(session, schedule.schedule_id), schedule.version, "schedule_proposed")[-1]
+            proposed = _for_version(trail, schedule.version, "schedule_proposed")[-1]
             pending.append(PendingApproval(schedule.schedule_id, schedule.supplier_id, schedule.version,
                                            proposed.details["changes"]))
     return sorted(pending, key=lambda p: p.schedule_id)
@@ -266,7 +277,8 @@ def release(store: Store, *, now: dt.datetime, portal: Any = None) -> dict[str, 
     counts = {"released": 0, "waiting_approval": 0, "no_channel": 0, "quarantined": 0}
     with store.session() as session:
         for schedule in sorted(documents.current(session, SUBJECT), key=lambda s: s.schedule_id):
-            status = version_status(session, schedule.schedule_id, schedule.version)
+            trail = _trail(session, schedule.schedule_id)
+            status = _status_in(trail, schedule.version)
             if status == "needs_approval":
                 counts["waiting_approval"] += 1
                 continue
@@ -277,7 +289,7 @@ def release(store: Store, *, now: dt.datetime, portal: Any = None) -> dict[str, 
             if message is None:
                 counts["no_channel"] += 1
                 continue
-            proposed = _for_version(_trail(session, schedule.schedule_id), schedule.version, "schedule_proposed")
+            proposed = _for_version(trail, schedule.version, "schedule_proposed")
             changes = proposed[-1].details["changes"] if proposed else []
             key = f"schedule:{schedule.schedule_id}:v{schedule.version}"
             if session.scalars(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)).first():
@@ -370,8 +382,9 @@ def record_schedule_ack(session: Session, *, supplier_id: str, schedule_id: str,
     False (and an audit entry saying why) when the version was not sent to this supplier or is
     already answered; the caller's session commits.
     """
-    current = version_status(session, schedule_id, version)
-    sent = _for_version(_trail(session, schedule_id), version, "schedule_sent")
+    trail = _trail(session, schedule_id)
+    current = _status_in(trail, version)
+    sent = _for_version(trail, version, "schedule_sent")
     owner = sent[-1].details.get("schedule", {}).get("supplier_id") if sent else None
     if current != "sent" or owner != supplier_id:
         audit.record(session, actor=by, action="schedule_ack_ignored", subject_type=SUBJECT, subject_key=schedule_id,
@@ -399,9 +412,10 @@ def collect_acks(store: Store, *, now: dt.datetime) -> dict[str, int]:
     counts = {"acknowledged": 0, "ack_rejected": 0, "unacknowledged_alerts": 0}
     with store.session() as session:
         for schedule in documents.current(session, SUBJECT):
-            if version_status(session, schedule.schedule_id, schedule.version) != "sent":
+            trail = _trail(session, schedule.schedule_id)
+            if _status_in(trail, schedule.version) != "sent":
                 continue
-            sent = _for_version(_trail(session, schedule.schedule_id), schedule.version, "schedule_sent")[-1].details
+            sent = _for_version(trail, schedule.version, "schedule_sent")[-1].details
             row = None
             if sent.get("control_ref") and sent["channel"] in ("DELFOR", "830"):
                 row = interchanges.get(session, sent["partner"], "out", sent["control_ref"])
