@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 
+from hub.api.trigger import request_token
 from hub.errors import FatalError, RetriableError
 
 
@@ -40,12 +41,7 @@ class AirflowHitlClient:
 
     def _headers(self) -> dict[str, str]:
         if self._token is None:
-            answer = requests.post(f"{self.base_url}/auth/token", timeout=self.timeout,
-                                   json={"username": self._username, "password": self._password})
-            if answer.status_code != 201 and answer.status_code != 200:
-                raise FatalError("AIRFLOW_LOGIN_FAILED", f"Airflow refused a token for {self._username!r}: "
-                                                         f"HTTP {answer.status_code}", self.base_url)
-            self._token = answer.json()["access_token"]
+            self._token = request_token(self.base_url, self._username, self._password, self.timeout)
         return {"Authorization": f"Bearer {self._token}"}
 
     def waiting(self, dag_id: str) -> list[WaitingTask]:

@@ -132,26 +132,34 @@ class AirflowTrigger:
         return requests.post(url, json=body, headers=headers, timeout=self.timeout)
 
     def _fetch_token(self) -> bool:
-        url = f"{self.base_url}/auth/token"
-        if self._username:
-            response = requests.post(url, json={"username": self._username, "password": self._password or ""},
-                                     timeout=self.timeout)
-        else:  # simple auth manager with all_admins: a token for the asking
-            response = requests.get(url, timeout=self.timeout)
-        if not 200 <= response.status_code < 300:
-            log.warning("Airflow refused a token for %s: HTTP %s; check Connection %s",
-                        self._username or "(no user)", response.status_code, CONN_ID)
-            return False
         try:
-            token = response.json().get("access_token")
-        except (ValueError, AttributeError):
-            token = None
-        if not isinstance(token, str) or not token:
-            log.warning("Airflow's token answer has no access_token (HTTP %s)", response.status_code)
+            self._token = request_token(self.base_url, self._username, self._password, self.timeout)
+        except FatalError as error:
+            log.warning("%s; check Connection %s", error.as_line(), CONN_ID)
             return False
-        self._token = token
         return True
 
+
+def request_token(base_url: str, username: Optional[str], password: Optional[str], timeout: float) -> str:
+    """A JWT from Airflow's auth manager: ``POST /auth/token`` with the user's name and password, or
+    ``GET /auth/token`` without a user (an all-admins simple auth manager hands one out). A refusal or
+    an answer without ``access_token`` is ``FatalError AIRFLOW_LOGIN_FAILED``; never the password."""
+    url = f"{base_url.rstrip('/')}/auth/token"
+    if username:
+        response = requests.post(url, json={"username": username, "password": password or ""}, timeout=timeout)
+    else:
+        response = requests.get(url, timeout=timeout)
+    if not 200 <= response.status_code < 300:
+        raise FatalError("AIRFLOW_LOGIN_FAILED", f"Airflow refused a token for {username or '(no user)'}: "
+                                                 f"HTTP {response.status_code}", url)
+    try:
+        token = response.json().get("access_token")
+    except (ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise FatalError("AIRFLOW_LOGIN_FAILED", f"Airflow's token answer has no access_token "
+                                                 f"(HTTP {response.status_code})", url)
+    return token
 
 def _detail(response: requests.Response) -> str:
     try:
