@@ -2,11 +2,11 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("@daily"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args={**DEFAULT_ARGS, "retries": 0}, tags=["quality", "reports"],
     doc_md="""
 Runs the Great Expectations suite over the canonical store: completeness, referential integrity

@@ -2,11 +2,11 @@
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule="*/15 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("*/15 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["erp", "inbound"],
     doc_md="""
 One mapped task per entity (`HUB_ERP_ENTITIES`, default all six) pulls what changed since the

@@ -7,15 +7,15 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 APPROVE, REJECT = "Approve", "Reject"
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 */4 * * *", timezone="UTC"),
-                                 assets=(Asset("hub://canonical/production_orders")
-                                         | Asset("hub://canonical/boms"))),
+    schedule=scheduled(AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 */4 * * *", timezone="UTC"),
+                                           assets=(Asset("hub://canonical/production_orders")
+                                                   | Asset("hub://canonical/boms")))),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["planning", "mrp", "suppliers", "outbound"],
     doc_md="""

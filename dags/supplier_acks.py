@@ -2,11 +2,11 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule="*/15 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("*/15 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "x12", "sftp", "acks"],
     doc_md="""
 Per partner: uploads the CONTRL / 997 / 999 the inbound flow queued for each interchange the

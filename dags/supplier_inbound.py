@@ -4,7 +4,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import dag, task, task_group
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 #: how long one run waits for a partner's first file; below the 5-minute schedule so runs do
 #: not queue up. AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS (or the Variable) overrides it.
@@ -12,7 +12,7 @@ WAIT_SECONDS = 240
 
 
 @dag(
-    schedule="*/5 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "sftp", "inbound"],
     doc_md="""
 Per partner (mapped task group `per_partner`, one instance per partner profile):

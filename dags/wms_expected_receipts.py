@@ -2,11 +2,11 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule="*/5 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["wms", "outbound"],
     doc_md="""
 Creates one inbound (expected receipt) at the WMS (`wms_default`) per ShipmentNotice through

@@ -4,13 +4,13 @@ from airflow.sdk import Asset, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
     # every 5 minutes, and right after the events DAG stored pushed receipts (no polling delay)
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
-                                 assets=[Asset("hub://canonical/receipts")]),
+    schedule=scheduled(AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
+                                           assets=[Asset("hub://canonical/receipts")])),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["wms", "erp", "inbound", "outbound"],
     doc_md="""

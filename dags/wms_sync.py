@@ -2,11 +2,11 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified
+from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule="0 * * * *", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    schedule=scheduled("0 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["wms", "inbound"],
     doc_md="""
 Reads the WMS's stock snapshot (`wms_default`, GreaterWMS or Odoo by the `dialect` extra) and stores

@@ -100,3 +100,30 @@ def test_supplier_inbound_processes_each_file_as_its_own_mapped_task(tmp_path: P
     # ...but a failed collect or file still turns the run red through the leaf
     assert tasks["summary"]["rule"] == "none_failed" and tasks["summary"]["down"] == []
     assert set(tasks["summary"]["up"]) == {"per_partner.collect", "process_file"}
+
+
+def _timetables(tmp_path: Path, schedules: str | None) -> dict[str, str]:
+    code = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r}); "
+        "print(json.dumps({d.dag_id: type(d.timetable).__name__ for d in bag.dags.values()}))"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPATH": str(REPO)}
+    env.pop("HUB_DAG_SCHEDULES", None)
+    if schedules is not None:
+        env["HUB_DAG_SCHEDULES"] = schedules
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_manual_schedules_switch_every_dag_to_triggered_runs_only(tmp_path: Path):
+    # the demo story on a real scheduler triggers each step itself: no DAG may start on its own
+    scheduled = _timetables(tmp_path / "a", None)
+    assert "NullTimetable" not in scheduled.values(), scheduled
+    manual = _timetables(tmp_path / "b", "manual")
+    assert set(manual) == set(scheduled)
+    assert set(manual.values()) == {"NullTimetable"}, manual
