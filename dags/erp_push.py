@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(15),
     default_args=DEFAULT_ARGS, tags=["erp", "outbound"],
     doc_md="""
 Delivers the outbox rows of the plant's ERP (`HUB_ERP`): each document once, as a bill that is

@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/15 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["erp", "inbound"],
     doc_md="""
 One mapped task per entity (`HUB_ERP_ENTITIES`, default all six) pulls what changed since the
@@ -19,6 +20,7 @@ bad records are in `hub quarantine list` (UNKNOWN_MATERIAL, UNKNOWN_SUPPLIER, ..
 )
 def erp_sync():
     @task
+    @classified
     def entities():
         from hub import tasks
 

@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(15),
     default_args=DEFAULT_ARGS, tags=["ingress", "jiandaoyun", "wms", "opcenter", "suppliers", "inbound"],
     doc_md="""
 Processes the events the ingress API (`hub serve`) stored: Jiandaoyun webhooks (supplier answers,

@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/10 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["mes", "opcenter", "inbound"],
     doc_md="""
 Pulls production orders (the plan MRP explodes), tells the MES about received batches and their

@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/15 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "x12", "sftp", "acks"],
     doc_md="""
 Per partner: uploads the CONTRL / 997 / 999 the inbound flow queued for each interchange the
@@ -22,6 +23,7 @@ Connection (files stay in the outbox); `OUTBOX_FAILED` = see the outbox row's er
 )
 def supplier_acks():
     @task
+    @classified
     def partners():
         from hub import tasks
 

@@ -2,8 +2,11 @@
 import datetime as dt
 
 import pendulum
-from airflow.sdk import dag, task, task_group
+from airflow.sdk import Asset, AssetWatcher, dag, task, task_group
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
+from adapters.sftp.arrivals import ASSET_URI, SftpArrivalTrigger
 from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 #: how long one run waits for a partner's first file; below the 5-minute schedule so runs do
@@ -12,9 +15,20 @@ WAIT_SECONDS = 240
 
 
 @dag(
-    schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    # a file on any partner's SFTP starts a run within seconds (the triggerer's watcher); the
+    # 5-minute tick is the safety net for a missed event
+    schedule=scheduled(AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
+        assets=[Asset(ASSET_URI, watchers=[AssetWatcher(name="supplier_sftp_arrivals",
+                                                         trigger=SftpArrivalTrigger(poll_interval=5))])])),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "sftp", "inbound"],
     doc_md="""
+Starts when a file arrives on any partner's SFTP (asset `sftp://suppliers/inbox`, watched by
+the triggerer: `SftpArrivalTrigger`, one poll every 5 s, no worker held) and every 5 minutes.
+It emits `hub://canonical/shipment_notices` when it stored ASNs, which starts
+`wms_expected_receipts` at once.
+
 Per partner (mapped task group `per_partner`, one instance per partner profile):
 
 1. `wait_for_files`: deferrable sensor - the waiting happens in the triggerer (asyncssh poll of
@@ -97,10 +111,21 @@ def supplier_inbound():
                 totals[key] = totals.get(key, 0) + value
         return totals
 
+    @task(outlets=[Asset("hub://canonical/shipment_notices")])
+    def announce_documents(totals: dict):
+        """The asset event starts wms_expected_receipts now; a run that stored nothing emits none."""
+        from airflow.exceptions import AirflowSkipException
+
+        if not totals["documents"]:
+            raise AirflowSkipException("no document stored")
+        return totals
+
     collected = per_partner.expand_kwargs(partners())
     files = pending_files()
     collected >> files
-    collected >> summary(process_file.expand_kwargs(files))
+    totals = summary(process_file.expand_kwargs(files))
+    collected >> totals
+    announce_documents(totals)
 
 
 supplier_inbound()

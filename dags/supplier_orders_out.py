@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("*/15 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "sftp", "outbound"],
     doc_md="""
 For every partner profile (`mappings/partners/*.yaml`) writes one ORDERS interchange per
@@ -18,6 +19,7 @@ partner's Connection; messages stay in the outbox and go out on the next run.
 )
 def supplier_orders_out():
     @task
+    @classified
     def partners():
         from hub import tasks
 

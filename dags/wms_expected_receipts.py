@@ -1,12 +1,17 @@
 """Hub -> WMS: an expected receipt for every shipment notice, before the truck arrives."""
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
 
 @dag(
-    schedule=scheduled("*/5 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    # right after supplier_inbound stored shipment notices (the truck may be on its way), and
+    # every 5 minutes for what an earlier push left in the outbox
+    schedule=scheduled(AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
+                                           assets=[Asset("hub://canonical/shipment_notices")])), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
     default_args=DEFAULT_ARGS, tags=["wms", "outbound"],
     doc_md="""
 Creates one inbound (expected receipt) at the WMS (`wms_default`) per ShipmentNotice through

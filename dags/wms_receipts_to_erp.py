@@ -4,7 +4,7 @@ from airflow.sdk import Asset, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
@@ -12,6 +12,7 @@ from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
     schedule=scheduled(AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
                                            assets=[Asset("hub://canonical/receipts")])),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(15),
     default_args=DEFAULT_ARGS, tags=["wms", "erp", "inbound", "outbound"],
     doc_md="""
 Reads receipts of the inbounds the WMS has counted, stores `Receipt` and one quarantined

@@ -2,11 +2,12 @@
 import pendulum
 from airflow.sdk import dag, task
 
-from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
+from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, scheduled
 
 
 @dag(
     schedule=scheduled("0 * * * *"), start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+    deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["wms", "inbound"],
     doc_md="""
 Reads the WMS's stock snapshot (`wms_default`, GreaterWMS or Odoo by the `dialect` extra) and stores

@@ -1,8 +1,15 @@
-"""Airflow glue kept out of the DAG files: error taxonomy -> task retry behaviour.
+"""Airflow glue kept out of the DAG files: error taxonomy -> task retry behaviour, failure alerts,
+run deadlines.
 
 Airflow retries a task on any exception. Only ``RetriableError`` should be retried; a fatal
 or skippable error raised to the task level means retrying cannot help, so it becomes
 ``AirflowFailException`` (fail now, no retries) with the hub's one-line message.
+
+A task that fails for good (retries spent, or fatal) raises a ``PIPELINE_FAILED`` alert through the
+alert lifecycle (``DEFAULT_ARGS["on_failure_callback"]``); a DAG run still running past its
+``run_deadline`` raises ``RUN_DEADLINE_MISSED``. Both import hub/notify/airflow_notifier.py only when
+they fire: this module is imported by every DAG file at parse time and stays light (no Airflow, no
+canonical model, no store at import).
 """
 from __future__ import annotations
 
@@ -13,18 +20,31 @@ from typing import Any, Callable
 
 from hub.errors import HubError, RetriableError
 
+#: set on every ``classified`` wrapper, so a test can tell a task callable went through it
+CLASSIFIED = "__hub_classified__"
+
+
+def on_task_failure(context: Any) -> None:
+    """A task failed for good: ``PIPELINE_FAILED`` for its (DAG, task), stored and told once."""
+    from hub.notify.airflow_notifier import HubFailureNotifier
+
+    HubFailureNotifier()(context)
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "integration",
     "retries": 3,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    # retries are not failures: Airflow calls this only when the task will not run again
+    "on_failure_callback": on_task_failure,
 }
 
 
 def classified(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         try:
             return fn(*args, **kwargs)
@@ -33,7 +53,30 @@ def classified(fn: Callable[..., Any]) -> Callable[..., Any]:
         except HubError as error:
             raise AirflowFailException(error.as_line()) from error
 
+    setattr(wrapper, CLASSIFIED, True)
     return wrapper
+
+
+def deadline_missed(context: Any = None, **kwargs: Any) -> None:
+    """Airflow's deadline callback (run in the executor, ``SyncCallback``): ``RUN_DEADLINE_MISSED``.
+
+    ``context`` is what Airflow hands deadline callbacks (the DAG run as the REST API shows it and
+    the deadline); ``kwargs`` are the ones :func:`run_deadline` stored with the DAG."""
+    from collaboration.alerts.config import load_config
+    from hub.notify.airflow_notifier import deadline_alert, raise_and_tell
+
+    config = load_config()
+    raise_and_tell(deadline_alert(context or {}, config, allowed=kwargs.get("allowed")), config)
+
+
+def run_deadline(minutes: float) -> Any:
+    """A ``DeadlineAlert``: a run not finished ``minutes`` after it was queued raises
+    ``RUN_DEADLINE_MISSED`` (one alert per DAG, refreshed by the next miss). The scheduler notices the
+    miss and runs :func:`deadline_missed` on the executor; ``dag.test()`` never does."""
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=dt.timedelta(minutes=minutes),
+                         callback=SyncCallback(deadline_missed, kwargs={"allowed": f"{minutes:g} min"}))
 
 
 def scheduled(schedule: Any) -> Any:

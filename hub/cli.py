@@ -41,6 +41,15 @@ app.command(name="forecast")(forecast_command)
 app.command(name="trace")(trace_command)
 app.command(name="scorecard")(scorecard_command)
 app.command(name="report")(report_command)
+app.command(name="show")(__import__("hub.cli_show", fromlist=["show"]).show)
+
+
+@app.callback()
+def _configure_logging() -> None:
+    # every command logs through the hub's handler: HUB_LOG_FORMAT / HUB_LOG_LEVEL, secrets masked
+    from hub.logs import configure_logging
+
+    configure_logging()
 
 
 def _store():
@@ -50,15 +59,20 @@ def _store():
 
 
 @app.command()
-def demo() -> None:
+def demo(executor: str = typer.Option("embedded", help="embedded (SQLite, one DAG runner process) or celery "
+                                      "(scheduler + Celery workers on PostgreSQL and Redis: hub/cluster.py)")) -> None:
     """Run the whole demo story through Airflow on the embedded default and print the stage table."""
     from hub import demo as demo_story
+    from hub.errors import HubError
     from hub.report import render
 
     try:
-        rows = demo_story.run(echo=lambda line: typer.echo(line, err=True))
+        rows = demo_story.run(echo=lambda line: typer.echo(line, err=True), executor=executor)
     except demo_story.DemoFailed as exc:
         typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1)
+    except HubError as exc:
+        typer.echo(f"demo failed: {exc.as_line()}", err=True)
         raise typer.Exit(1)
     typer.echo(render(rows, ("stage", "count", "detail")))
     try:
@@ -228,28 +242,34 @@ def quarantine_replay(row_id: int = typer.Argument(..., metavar="ID")) -> None:
 @app.command("replay")
 def history_replay(
     partner: str = typer.Option(..., "--partner", help="partner id whose archived inbound files to replay"),
-    since: str = typer.Option(..., "--since", help="ISO date or date-time (partner's timezone if no offset)"),
+    since: Optional[str] = typer.Option(None, "--since", help="ISO date or date-time (partner's timezone if no offset)"),
+    day: Optional[str] = typer.Option(None, "--day", help="YYYY-MM-DD: only the files received that day (partner's "
+                                                          "timezone); instead of --since"),
     apply: bool = typer.Option(False, "--apply", help="store the changed documents as new versions (audited)"),
     show_unchanged: bool = typer.Option(False, "--show-unchanged", help="also list documents that did not change"),
 ) -> None:
     """Re-run a partner's archived raw files through the current mappings; print the canonical diff.
 
     Dry run by default (nothing is written). Exit 0: no difference (or applied). Exit 1: differences
-    found in a dry run, or files/documents that fail now. Exit 2: usage (unknown partner, bad date).
+    found in a dry run, or files/documents that fail now. Exit 2: usage (unknown partner, bad date,
+    not exactly one of --since and --day).
     """
     from hub import history_replay as hr
     from hub.errors import HubError
     from hub.partners import get_partner
 
+    if (since is None) == (day is None):
+        typer.echo("replay: give either --since DATE or --day YYYY-MM-DD", err=True)
+        raise typer.Exit(2)
     try:
         profile = get_partner(partner)
-        since_utc = hr.parse_since(since, profile.tz)
+        since_utc, until_utc = hr.day_window(day, profile.tz) if day else (hr.parse_since(since, profile.tz), None)
     except HubError as exc:
         typer.echo(exc.as_line(), err=True)
         raise typer.Exit(2)
     store = _store()
     try:
-        report = hr.replay_history(store, partner, since_utc, apply=apply, profile=profile)
+        report = hr.replay_history(store, partner, since_utc, apply=apply, profile=profile, until=until_utc)
     finally:
         store.dispose()
     typer.echo(hr.render(report, show_unchanged=show_unchanged))

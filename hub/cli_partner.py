@@ -20,7 +20,8 @@ from hub.cli_common import table
 if TYPE_CHECKING:  # the CLI's --help must stay fast: heavy modules are imported inside commands
     from hub.partners import PartnerProfile
 
-app = typer.Typer(help="Partner profiles: add, check, list, templates, certification.", no_args_is_help=True)
+app = typer.Typer(help="Partner profiles: add, check, list, templates, certification, SFTP host keys.",
+                  no_args_is_help=True)
 
 
 @dataclass(frozen=True)
@@ -440,3 +441,9 @@ def _write_template():
                          f"adapters.tabular.templates.write_template is not available ({exc}); "
                          "the CSV/XLSX template writer is not installed in this checkout", "adapters/tabular") from None
     return write_template
+
+
+# its own module (hub/cli_host_key.py), registered with the group it belongs to
+from hub.cli_host_key import host_key as _host_key  # noqa: E402
+
+app.command("host-key")(_host_key)

@@ -23,7 +23,11 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.logs import configure_logging
 
+    configure_logging(default_level="INFO")
     app = create_app(max_body_bytes=max_body_bytes)
-    # the access log shows method, path and query (nonce/timestamp: not secrets), never headers
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    # the access log shows method, path and query (nonce/timestamp: not secrets), never headers;
+    # log_config=None: uvicorn's records go to the hub's handler (format, masking) rather than its own
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, proxy_headers=False,
+                server_header=False)

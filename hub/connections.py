@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hub.errors import FatalError
+from hub.logs import mask_connection
 
 #: keys of Airflow's JSON Connection form (``Connection.from_json``)
 _JSON_KEYS = ("conn_type", "description", "host", "login", "password", "schema", "port", "extra")
@@ -58,7 +59,8 @@ def get_connection(conn_id: str) -> Any:
     env_name = conn_env_var(conn_id)
     value = os.environ.get(env_name, "").strip()
     if value:
-        return parse_connection(value, conn_id)
+        # read here, not through Airflow, so Airflow's masker would not know its secrets: tell it
+        return mask_connection(parse_connection(value, conn_id))
     try:
         from airflow.sdk import BaseHook  # imported lazily: the core must not need Airflow
 

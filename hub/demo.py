@@ -38,9 +38,19 @@ def airflow(*args: str, log: Path) -> None:
         raise DemoFailed(f"`airflow {' '.join(args)}` exited {code}; last lines of {log}:\n" + "\n".join(tail))
 
 
-def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print) -> list[tuple[str, int, str]]:
+EXECUTORS = ("embedded", "celery")
+
+
+def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print,
+        executor: str = "embedded") -> list[tuple[str, int, str]]:
+    """The story; ``executor`` embedded runs each DAG in one runner process (``dag.test()``), celery
+    hands each run to Airflow's scheduler and Celery workers on PostgreSQL and Redis (``hub.cluster``)."""
+    if executor not in EXECUTORS:
+        raise DemoFailed(f"unknown executor {executor!r}: one of {', '.join(EXECUTORS)}")
     var = var or runtime.var_dir()
     ports = ports or runtime.Ports.from_env()
+    if executor == "celery":
+        prepare_celery(ports, echo)
     runtime.apply_environment(var, ports)
     # the story drops its files before the inbound DAG runs: an idle partner need not be awaited long
     os.environ.setdefault("AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS", "5")
@@ -57,7 +67,7 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print)
         with runtime.services(var, ports, logs), ExitStack() as stack:
             echo(f"services up: {', '.join(runtime.service_names(ports))} (logs in {logs})")
             api = start_airflow_api(ports, logs, stack)
-            dags = stack.enter_context(DagRunner(logs / "dags.log", echo))
+            dags = stack.enter_context(dag_runner(executor, api, var, ports, logs, echo, stack))
             dags.run("erp_sync", "mes_sync")
             run_plan(dags, api, var, ports, echo)
             dags.run("supplier_orders_out", "supplier_portal")
@@ -145,6 +155,39 @@ class DagRunner:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-25:])
 
 
+def prepare_celery(ports: runtime.Ports, echo) -> None:
+    """Point every process of the story at PostgreSQL and Redis, and make the DAGs wait for the
+    story's triggers (``HUB_DAG_SCHEDULES=manual``; unpaused, or triggered runs would never start)."""
+    from hub import cluster
+
+    settings = cluster.CelerySettings.from_env()
+    for url in (settings.airflow_db, settings.store_db):
+        cluster.ensure_database(url)
+    os.environ.update(cluster.environment(settings, ports))
+    os.environ.update({"HUB_DAG_SCHEDULES": "manual", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                       "HUB_CELERY_WORKERS": str(settings.workers)})
+    echo(f"CeleryExecutor: {settings.workers} worker(s), broker {settings.broker.split('@')[-1]}, "
+         f"metadata and store on PostgreSQL")
+
+
+def dag_runner(executor: str, api: subprocess.Popen, var: Path, ports: runtime.Ports, logs: Path, echo,
+               stack: ExitStack):
+    if executor == "embedded":
+        return DagRunner(logs / "dags.log", echo)
+    from hub import cluster
+
+    processes = stack.enter_context(cluster.components(logs, int(os.environ["HUB_CELERY_WORKERS"])))
+    runtime.wait_for_port(ports.airflow_api, api, "airflow api-server", timeout=180)
+    password = airflow_passwords(var)["admin"]
+    return cluster.RestDagRunner(f"http://127.0.0.1:{ports.airflow_api}", "admin", password, echo,
+                                 {**processes, "airflow-api-server": api})
+
+
+def airflow_passwords(var: Path) -> dict[str, str]:
+    """The simple auth manager's generated passwords (never printed)."""
+    return json.loads((var / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+
+
 def start_airflow_api(ports: runtime.Ports, logs: Path, stack: ExitStack) -> subprocess.Popen:
     """Airflow's api-server on the demo's metadata DB: the planner answers approvals through it.
     Started early: it needs 10-20 s to listen, which the first DAG runs cover. Stopped with ``stack``."""
@@ -168,8 +211,7 @@ def run_plan(dags: DagRunner, api: subprocess.Popen, var: Path, ports: runtime.P
     from hub.airflow_hitl import AirflowHitlClient, answer_while_running
 
     runtime.wait_for_port(ports.airflow_api, api, "airflow api-server", timeout=180)
-    passwords = json.loads((var / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
-    client = AirflowHitlClient(f"http://127.0.0.1:{ports.airflow_api}", "planner", passwords["planner"])
+    client = AirflowHitlClient(f"http://127.0.0.1:{ports.airflow_api}", "planner", airflow_passwords(var)["planner"])
     dags.start("plan_run")
     finished: list[dict] = []
 

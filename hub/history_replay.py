@@ -4,6 +4,8 @@ A mapping or crosswalk change is tried on real history before it goes live: ever
 of the partner received since a date is translated again from its raw bytes in the archive
 (never fetched from the partner again), validated as the inbound flow would, and each
 resulting document is compared with what that file stored.
+A partner's day (``hub replay --day``) is the rows received between that day's two midnights on
+the partner's clock.
 
 Dry run by default: nothing is written at all (the session is rolled back, never committed).
 With ``apply`` the changed documents are stored as new versions through ``documents.upsert``
@@ -66,6 +68,8 @@ class ReplayReport:
     since: dt.datetime
     applied: bool
     files: list[FileReplay] = field(default_factory=list)
+    #: end of the window (exclusive); None = up to now
+    until: Optional[dt.datetime] = None
 
     def count(self, status: str) -> int:
         return sum(d.status == status for f in self.files for d in f.documents)
@@ -83,25 +87,30 @@ class ReplayReport:
 
 
 def replay_history(store: Store, partner_id: str, since: dt.datetime | dt.date, *, apply: bool = False,
-                   profile: Optional[PartnerProfile] = None, actor: Optional[str] = None) -> ReplayReport:
-    """Re-translate the partner's inbox since ``since`` and compare (and with ``apply`` store)."""
+                   profile: Optional[PartnerProfile] = None, actor: Optional[str] = None,
+                   until: dt.datetime | dt.date | None = None) -> ReplayReport:
+    """Re-translate the partner's inbox received from ``since`` (before ``until``, if given) and
+    compare (and with ``apply`` store)."""
     profile = profile or get_partner(partner_id)
     since_dt = _as_utc(since)
-    report = ReplayReport(partner_id=partner_id, since=since_dt, applied=apply)
+    until_dt = _as_utc(until) if until is not None else None
+    report = ReplayReport(partner_id=partner_id, since=since_dt, applied=apply, until=until_dt)
     actor = actor or f"replay:{partner_id}"
     # Not store.session(): that commits on exit, and a dry run must not write a single row.
     session = Session(store.engine, expire_on_commit=False)
     try:
+        window = [InboxRow.received_at >= since_dt] + ([InboxRow.received_at < until_dt] if until_dt else [])
         rows = list(session.scalars(select(InboxRow).where(
-            InboxRow.partner == partner_id, InboxRow.received_at >= since_dt,
+            InboxRow.partner == partner_id, *window,
             # a duplicate was never processed (same bytes, or a reused interchange number); a
             # received one is still waiting for the inbound flow, which owns its first processing
             InboxRow.status.not_in(("duplicate", "received"))).order_by(InboxRow.id)))
         for inbox in rows:
             report.files.append(_replay_file(store, session, inbox, profile, apply, actor))
         if apply:
+            window_details = {"since": since_dt.isoformat(), **({"until": until_dt.isoformat()} if until_dt else {})}
             audit.record(session, actor=actor, action="history_replay", subject_type="partner",
-                         subject_key=partner_id, details={"since": since_dt.isoformat(), **report.summary()})
+                         subject_key=partner_id, details={**window_details, **report.summary()})
             session.commit()
         else:
             session.rollback()
@@ -185,9 +194,23 @@ def parse_since(text: str, tz: Optional[dt.tzinfo] = None) -> dt.datetime:
     return value.astimezone(dt.timezone.utc)
 
 
+def day_window(text: str, tz: Optional[dt.tzinfo] = None) -> tuple[dt.datetime, dt.datetime]:
+    """``--day 2026-11-26``: from that midnight to the next on ``tz``'s clock (the partner's), in UTC."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise FatalError("BAD_DATE", f"--day {text!r} is not a date (YYYY-MM-DD, e.g. 2026-11-26)", "--day") from None
+    zone = tz or dt.timezone.utc
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+    # the next midnight by the calendar, not start + 24 h: a DST day is 23 or 25 hours long
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+
+
 def render(report: ReplayReport, show_unchanged: bool = False) -> str:
     """The report as text: per file, per document its status and field diff."""
-    lines = [f"replay of {report.partner_id} since {report.since.isoformat()} "
+    until = f" until {report.until.isoformat()}" if report.until else ""
+    lines = [f"replay of {report.partner_id} since {report.since.isoformat()}{until} "
              f"({'APPLIED' if report.applied else 'dry run: nothing stored'})"]
     for f in report.files:
         lines.append(f"== {f.name} (inbox {f.inbox_id}, received {f.received_at:%Y-%m-%d %H:%M})")
@@ -213,4 +236,5 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-__all__ = ["APPLICABLE", "DocumentReplay", "FileReplay", "ReplayReport", "parse_since", "render", "replay_history"]
+__all__ = ["APPLICABLE", "DocumentReplay", "FileReplay", "ReplayReport", "day_window", "parse_since", "render",
+           "replay_history"]

@@ -32,10 +32,10 @@ import zoneinfo
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from hub.errors import FatalError
 
@@ -179,6 +179,30 @@ class ScheduleSettings(_Strict):
     horizon_days: int = Field(default=90, gt=0)  # how far ahead the schedule reaches
 
 
+#: how long a declared inbound message may stay away before FEED_QUIET, when the profile says nothing:
+#: a week, so a supplier that ships weekly is never flagged while one whose channel died is within days
+DEFAULT_MAX_QUIET_HOURS = 168.0
+#: hours a feed may stay quiet: a real number (not a quoted one, not yes/no), at most ten years
+QuietHours = Annotated[float, Field(gt=0, le=87600, allow_inf_nan=False, strict=True)]
+
+
+class Expectations(_Strict):
+    """What we expect to hear from the partner (collaboration/alerts/feeds.py raises FEED_QUIET).
+
+    ``max_quiet_hours``: inbound message -> hours without one before the feed counts as quiet;
+    ``null`` = not watched. Inbound messages the profile declares but does not list here get
+    ``DEFAULT_MAX_QUIET_HOURS``."""
+    max_quiet_hours: dict[MessageKey, Optional[QuietHours]] = {}
+
+    @field_validator("max_quiet_hours")
+    @classmethod
+    def _inbound_only(cls, value: dict[str, Optional[float]]) -> dict[str, Optional[float]]:
+        outbound = sorted(k for k in value if MESSAGE_DIRECTIONS[k] != "inbound")
+        if outbound:
+            raise ValueError(f"{', '.join(outbound)}: we send these; only inbound messages can go quiet")
+        return value
+
+
 class Identity(_Strict):
     names: dict[str, str] = {}              # language -> name, e.g. zh: 华东轴承, en: East China Bearings
     #: header language of the CSV/XLSX templates we send them (adapters/tabular/templates.py)
@@ -202,6 +226,7 @@ class PartnerProfile(_Strict):
     inbound: InboundSettings = InboundSettings()
     acks: AckPolicy = AckPolicy()
     schedule: ScheduleSettings = ScheduleSettings()
+    expect: Expectations = Expectations()
     #: table -> {their code: canonical}, see the module doc
     crosswalks: dict[str, dict[str, str]] = {}
 
@@ -218,6 +243,17 @@ class PartnerProfile(_Strict):
         wrong = sorted(k for k, m in value.items() if m.format == "portal" and k != "delivery_schedule")
         if wrong:
             raise ValueError(f"format portal (the Jiandaoyun supplier portal) is for delivery_schedule only, not {wrong}")
+        return value
+
+    @field_validator("expect")
+    @classmethod
+    def _expect_declared_messages(cls, value: Expectations, info: ValidationInfo) -> Expectations:
+        declared = info.data.get("messages")
+        if declared is None:  # messages itself was invalid: that error is the one to report
+            return value
+        undeclared = sorted(k for k in value.max_quiet_hours if k not in declared)
+        if undeclared:
+            raise ValueError(f"max_quiet_hours names {', '.join(undeclared)}, which `messages` does not declare")
         return value
 
     @field_validator("timezone")
@@ -246,6 +282,17 @@ class PartnerProfile(_Strict):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def quiet_limits(self) -> dict[str, dt.timedelta]:
+        """Per declared inbound message, how long it may stay away (messages set to null are left out)."""
+        limits = {}
+        for key in self.messages:
+            if MESSAGE_DIRECTIONS[key] != "inbound":
+                continue
+            hours = self.expect.max_quiet_hours.get(key, DEFAULT_MAX_QUIET_HOURS)
+            if hours is not None:
+                limits[key] = dt.timedelta(hours=hours)
+        return limits
 
     @property
     def pushes_enabled(self) -> bool:

@@ -29,6 +29,16 @@ def _wms():
     return WmsHook.from_conn_id()
 
 
+def _heard(store: Store, system: str, pull: str) -> None:
+    """A pull from ``system`` ended without error: its feed is not quiet (collaboration/alerts/feeds.py)."""
+    import datetime as dt
+
+    from collaboration.alerts.feeds import record_heard
+
+    with store.session() as session:
+        record_heard(session, system, pull, dt.datetime.now(dt.timezone.utc))
+
+
 def _report(report) -> dict:
     counts = asdict(report)
     errors = counts.pop("errors")
@@ -108,7 +118,9 @@ def collect_receipts() -> dict:
     from hub.flows.warehouse import collect_receipts as run
 
     with _store() as store:
-        return run(store, _wms(), configured_system())
+        counts = run(store, _wms(), configured_system())
+        _heard(store, "wms", "receipts")
+        return counts
 
 
 def erp_entities() -> list[str]:
@@ -133,7 +145,9 @@ def sync_erp_entity(entity: str) -> dict:
     from hub.flows.erp_sync import sync_entity
 
     with _store() as store, closing(open_erp()) as client:
-        return asdict(sync_entity(store, client, entity))
+        counts = asdict(sync_entity(store, client, entity))
+        _heard(store, "erp", entity)
+        return counts
 
 
 def push_to_erp() -> dict:
@@ -154,14 +168,18 @@ def sync_mes(kind: str) -> dict:
     from hub.flows.mes_sync import sync_mes as run
 
     with _store() as store, OpcenterMes() as mes:
-        return asdict(run(store, mes, kind))
+        counts = asdict(run(store, mes, kind))
+        _heard(store, "mes", kind)
+        return counts
 
 
 def sync_wms_stock() -> dict:
     from hub.flows.warehouse import sync_stock
 
     with _store() as store:
-        return sync_stock(store, _wms())
+        counts = sync_stock(store, _wms())
+        _heard(store, "wms", "stock")
+        return counts
 
 
 def push_batches_to_mes() -> dict:
@@ -172,12 +190,34 @@ def push_batches_to_mes() -> dict:
         return push_incoming_batches(store, mes)
 
 
-def publish_purchase_tasks() -> dict:
+#: purchase orders the supplier portal shows (hub/flows/portal.py publishes the same ones)
+PORTAL_PO_STATUSES = ("open", "changed")
+
+
+def _portal_orders(store: Store, supplier_id: str | None = None) -> list:
+    from canonical_model.store import documents
+
+    with store.session() as session:
+        return [po for po in documents.current(session, "PurchaseOrder") if po.status in PORTAL_PO_STATUSES
+                and (supplier_id is None or po.supplier_id == supplier_id)]
+
+
+def portal_suppliers() -> list[str]:
+    """Suppliers with purchase orders for the portal: one mapped publishing task each."""
+    with _store() as store:
+        return sorted({po.supplier_id for po in _portal_orders(store)})
+
+
+def publish_purchase_tasks(supplier_id: str) -> dict:
+    """One supplier's open purchase orders as purchase tasks in the portal (found again, never doubled)."""
     from adapters.jiandaoyun.forms import JiandaoyunForms
-    from hub.flows.portal import publish_purchase_tasks as run
 
     with _store() as store:
-        return run(store, JiandaoyunForms())
+        orders = _portal_orders(store, supplier_id)
+    forms = JiandaoyunForms()
+    for po in orders:
+        forms.publish_purchase_task(po)
+    return {"purchase_tasks": len(orders)}
 
 
 def deliver_supplier_outbox(partner_id: str) -> dict:
@@ -274,8 +314,9 @@ def plan_mes_proposals() -> dict:
 # ------------------------------------------------------------------------------ alerts
 def alert_sweep() -> dict:
     """The rules that need a clock: ASNs missing or late against the promised dates, pushes failing
-    past their SLA; then escalation of alerts nobody acknowledged in time and a notification for
-    every open alert not yet told at its level (collaboration/alerts)."""
+    past their SLA, feeds gone quiet (raised, and resolved once they speak again); then escalation of
+    alerts nobody acknowledged in time and a notification for every open alert not yet told at its
+    level (collaboration/alerts)."""
     import datetime as dt
 
     from sqlalchemy import select
@@ -283,7 +324,10 @@ def alert_sweep() -> dict:
     from canonical_model.store import documents
     from canonical_model.store.tables import OutboxRow
     from collaboration.alerts import escalate_overdue, load_config, notify_pending, raise_alert
+    from collaboration.alerts.feeds import feeds_for, sweep_feeds
     from collaboration.alerts.rules import asn_late, asn_missing, push_failing
+    from hub.erp import configured_system
+    from hub.partners import load_partners
 
     now = dt.datetime.now(dt.timezone.utc)
     config = load_config()
@@ -298,6 +342,8 @@ def alert_sweep() -> dict:
         rows = session.scalars(select(OutboxRow).where(OutboxRow.status != "sent")).all()
         found += push_failing(rows, now=now, sla=config.push_sla)
         opened = sum(raise_alert(session, alert, now=now, actor="rules", config=config)[1] for alert in found)
+        feeds = feeds_for(load_partners(), config, configured_system())
+        opened += sweep_feeds(session, feeds, now=now, config=config)["opened"]
         escalated = escalate_overdue(session, now=now, config=config)
         notified = notify_pending(session, now=now, config=config)
     return {"opened": opened, "escalated": len(escalated), "notified": len(notified)}

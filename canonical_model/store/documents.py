@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, Optional, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from canonical_model.documents import DOCUMENT_TYPES, CanonicalDocument
-from canonical_model.store import audit
+from canonical_model.store import audit, lineage
 from canonical_model.store.tables import DocumentRow
 
 Outcome = Literal["created", "unchanged", "updated"]
@@ -35,20 +35,27 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     return [] if old == new else [{"path": path, "old": old, "new": new}]
 
 
-def upsert(session: Session, doc: CanonicalDocument, actor: str = "hub") -> UpsertResult:
-    return upsert_many(session, [doc], actor)[0]
+def upsert(session: Session, doc: CanonicalDocument, actor: str = "hub",
+           evidence: Optional[lineage.Evidence] = None) -> UpsertResult:
+    return upsert_many(session, [doc], actor, [evidence])[0]
 
 
 #: business keys per IN (...) query: far below every backend's bound-parameter limit
 _KEYS_PER_QUERY = 500
 
 
-def upsert_many(session: Session, docs: list[CanonicalDocument], actor: str = "hub") -> list[UpsertResult]:
+def upsert_many(session: Session, docs: list[CanonicalDocument], actor: str = "hub",
+                evidence: Optional[Sequence[Optional[lineage.Evidence]]] = None) -> list[UpsertResult]:
     """Upsert a batch with one lookup query per document type (bulk syncs), results in input order.
 
     Same rules as one by one: equal content is a no-op, changed content a new version with its
-    diff audited; a key repeated inside the batch is versioned in input order.
+    diff audited; a key repeated inside the batch is versioned in input order. A new version
+    records its lineage: ``evidence[i]`` (the raw payload of ``docs[i]``, if the caller read one)
+    and the producer running now (store/lineage.py).
     """
+    if evidence is not None and len(evidence) != len(docs):
+        raise ValueError(f"{len(evidence)} evidence entries for {len(docs)} documents")
+    producer = lineage.current_producer()
     current: dict[tuple[str, str], DocumentRow] = {}
     wanted: dict[str, set[str]] = {}
     for doc in docs:
@@ -63,7 +70,7 @@ def upsert_many(session: Session, docs: list[CanonicalDocument], actor: str = "h
                 .with_for_update())
             current.update(((row.doc_type, row.business_key), row) for row in rows)
     results = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         doc_type, key = doc.type, doc.business_key  # type: ignore[attr-defined]
         previous = current.get((doc_type, key))
         content_hash = doc.content_hash
@@ -77,7 +84,8 @@ def upsert_many(session: Session, docs: list[CanonicalDocument], actor: str = "h
             previous.is_current = False
             session.flush()
         row = DocumentRow(doc_type=doc_type, business_key=key, version=version, content_hash=content_hash,
-                          source=source, body=body, is_current=True)
+                          source=source, body=body, is_current=True,
+                          **lineage.lineage_columns(evidence[i] if evidence is not None else None, producer))
         session.add(row)
         current[(doc_type, key)] = row
         changes = diff(previous.body, body) if previous is not None else None

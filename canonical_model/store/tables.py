@@ -33,6 +33,17 @@ class DocumentRow(Base):
     source: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Lineage of this version (canonical_model/store/lineage.py); empty on rows older than 0005.
+    #: the raw payload it was made from: archive entry, and the inbox row or pushed event that carried it
+    raw_sha256: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    inbox_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    event_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    #: what wrote it: ``airflow``, ``cli:hub quarantine replay``, ``process:<program>``
+    producer: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    #: the Airflow task instance that wrote it (Airflow's ids are at most 250 characters)
+    dag_id: Mapped[Optional[str]] = mapped_column(String(250), nullable=True)
+    dag_run_id: Mapped[Optional[str]] = mapped_column(String(250), nullable=True)
+    task_id: Mapped[Optional[str]] = mapped_column(String(250), nullable=True)
 
 
 class InboxRow(Base):

@@ -15,6 +15,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.errors import FatalError
+from hub.partners import QuietHours
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "mappings" / "alerting.yaml"
@@ -25,6 +26,11 @@ CODE = "ALERTING_CONFIG_INVALID"
 SUPPLIER = "supplier"
 
 ChannelKind = Literal["email", "dingtalk", "wecom"]
+#: the systems whose feeds FEED_QUIET watches (collaboration/alerts/feeds.py); partners' feeds are in their profiles
+SYSTEM_FEEDS = ("erp", "mes", "wms")
+#: a few of each feed's DAG intervals (erp_sync 15 min, mes_sync 10 min, wms_sync hourly): one slow or
+#: failed run is not yet an alert, an afternoon without data is
+DEFAULT_FEED_QUIET_HOURS: dict[str, Optional[float]] = {"erp": 2, "mes": 2, "wms": 3}
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -70,6 +76,9 @@ class AlertingConfig(_Strict):
     defaults: Defaults = Defaults()
     alert_types: dict[str, AlertTypeSpec] = Field(default_factory=dict)
     push_sla_minutes: dict[str, float] = Field(default_factory=lambda: {"default": 60})
+    #: system feed -> hours without a successful pull (or a pushed event) before FEED_QUIET; null = not watched.
+    #: A feed left out keeps its entry of DEFAULT_FEED_QUIET_HOURS.
+    feed_quiet_hours: dict[str, Optional[QuietHours]] = Field(default_factory=lambda: dict(DEFAULT_FEED_QUIET_HOURS))
     parties: dict[str, PartySpec] = Field(default_factory=dict)
 
     @field_validator("push_sla_minutes")
@@ -79,6 +88,15 @@ class AlertingConfig(_Strict):
             raise ValueError("push_sla_minutes needs a `default` entry")
         if any(minutes <= 0 for minutes in value.values()):
             raise ValueError("push SLAs are minutes > 0")
+        return value
+
+    @field_validator("feed_quiet_hours")
+    @classmethod
+    def _known_feeds(cls, value: dict[str, Optional[float]]) -> dict[str, Optional[float]]:
+        unknown = sorted(set(value) - set(SYSTEM_FEEDS))
+        if unknown:
+            raise ValueError(f"feed_quiet_hours knows the feeds {', '.join(SYSTEM_FEEDS)}, not {', '.join(unknown)} "
+                             f"(partners' feeds are set in their profiles: expect.max_quiet_hours)")
         return value
 
     def undefined_parties(self) -> list[tuple[tuple, str]]:
@@ -127,6 +145,11 @@ class AlertingConfig(_Strict):
         """A party's channels; a supplier id without an own entry uses ``parties.supplier``."""
         spec = self.parties.get(party) or self.parties.get(SUPPLIER)
         return spec.channels if spec else ()
+
+    def feed_quiet(self, feed: str) -> Optional[dt.timedelta]:
+        """How long a system feed may stay quiet; None: not watched."""
+        hours = self.feed_quiet_hours.get(feed, DEFAULT_FEED_QUIET_HOURS.get(feed))
+        return dt.timedelta(hours=hours) if hours else None
 
     def push_sla(self, target: str) -> dt.timedelta:
         minutes = self.push_sla_minutes.get(target, self.push_sla_minutes["default"])

@@ -6,6 +6,8 @@
   is the end: the alert stays with the last party.
 * :func:`notify_pending`: alerts not yet notified at their current level are sent once (a newly
   raised alert is level 0). Flows only store alerts; this sweep does the I/O.
+* :func:`notify_once`: the same rule for one alert, for a caller that must tell at once (the Airflow
+  failure callback): the sweep after it then finds the alert told.
 
 "Once per level" is kept in the audit log (``alert_notified`` with the level), so a rerun of a
 sweep, or a crash between storing and sending, never sends twice and never skips a level.
@@ -82,19 +84,24 @@ def escalate_overdue(session: Session, *, now: dt.datetime, config: AlertingConf
     return escalated
 
 
+def notify_once(session: Session, alert: Alert, *, now: dt.datetime, config: AlertingConfig,
+                notifier: Optional[Notifier] = None) -> bool:
+    """Send ``alert`` now unless it was told at its current level already (the sweep's rule, for one
+    alert a caller has just raised, e.g. an Airflow failure callback); True when it was sent."""
+    if alert.status != OPEN:
+        return False
+    level = escalation_level(session, alert.alert_id)
+    if _notified(session, alert.alert_id, level):
+        return False
+    _send(session, alert, level, utc(now), notifier or default_notifier(config))
+    return True
+
+
 def notify_pending(session: Session, *, now: dt.datetime, config: AlertingConfig,
                    notifier: Optional[Notifier] = None) -> list[Alert]:
     """Send every open alert not yet notified at its current level; returns them (an alert
     acknowledged before the sweep came round has found its owner already)."""
     now = utc(now)
     notifier = notifier or default_notifier(config)
-    sent = []
-    for alert in list(documents.current(session, "Alert")):
-        if not isinstance(alert, Alert) or alert.status != OPEN:
-            continue
-        level = escalation_level(session, alert.alert_id)
-        if _notified(session, alert.alert_id, level):
-            continue
-        _send(session, alert, level, now, notifier)
-        sent.append(alert)
-    return sent
+    return [alert for alert in list(documents.current(session, "Alert"))
+            if isinstance(alert, Alert) and notify_once(session, alert, now=now, config=config, notifier=notifier)]

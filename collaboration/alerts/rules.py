@@ -400,3 +400,36 @@ def push_failing(rows: Iterable[Any], *, now: dt.datetime, sla: Callable[[str], 
                      f"{_utc(oldest.created_at, 'created_at'):%Y-%m-%d %H:%M} UTC); last error: {error}. Next: check "
                      f"{target} and its Connection, fix the cause, then retry the failed outbox rows.")))
     return alerts
+
+
+# -------------------------------------------------------------------------------- FEED_QUIET
+FEED_QUIET = "FEED_QUIET"
+
+
+def feed_quiet(feed: str, *, label: str, party: str, last_heard: Optional[dt.datetime],
+               watched_since: dt.datetime, max_quiet: dt.timedelta, now: dt.datetime) -> Optional[Alert]:
+    """FEED_QUIET: nothing heard from a feed (a partner's message, a system's sync) for longer than it may
+    stay quiet.
+
+    A feed never heard is measured from when the hub began watching it, so a partner onboarded today
+    is not quiet today. ``feed`` is the feed's key (``SUP-001/asn``, ``erp``): one alert per feed.
+    """
+    if not isinstance(max_quiet, dt.timedelta) or max_quiet <= dt.timedelta(0):
+        raise SkippableError("ALERT_RULE_INPUT", f"max_quiet must be a positive duration, got {max_quiet!r}",
+                             f"Feed {feed}")
+    now = _utc(now, "now")
+    since = _utc(last_heard, "last_heard") if last_heard is not None else _utc(watched_since, "watched_since")
+    quiet = now - since
+    if quiet < max_quiet:
+        return None
+    heard = (f"last heard {since:%Y-%m-%d %H:%M} UTC" if last_heard is not None
+             else f"nothing heard since the hub began watching it on {since:%Y-%m-%d %H:%M} UTC")
+    return _alert(
+        FEED_QUIET, [_ref("Feed", feed)], party,
+        message=(f"No {label} for {_hours(quiet)} h ({heard}); expected at least every {_hours(max_quiet)} h. "
+                 f"Next: {party} checks whether anything was sent; then the Connection (`hub doctor`) and the "
+                 f"feed's DAG in Airflow (paused or failing?)."))
+
+
+def _hours(span: dt.timedelta) -> str:
+    return _q(Decimal(span.total_seconds() / 3600).quantize(Decimal("0.1")))

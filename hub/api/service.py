@@ -27,6 +27,7 @@ from hub.api.errors import ApiError, not_configured
 from hub.api.models import EventAccepted, OpcenterEvent, WmsEvent
 from hub.api.trigger import AirflowTrigger
 from hub.errors import FatalError
+from hub.logs import log_context
 
 log = logging.getLogger("hub.api")
 
@@ -116,11 +117,17 @@ class Ingress:
         document = {**{k: v for k, v in payload.items() if k != "source"}, "supplier_id": partner_id}
         _shape(_SHIPMENT_NOTICE, document)
         delivery_id = f"{partner_id}:{_delivery_id(body, idempotency_key)}"
-        return self._store(SUPPLIER, "asn", delivery_id, body, payload, partner=partner_id)
+        with log_context(doc_key=f"ShipmentNotice:{document.get('asn_number')}"):
+            return self._store(SUPPLIER, "asn", delivery_id, body, payload, partner=partner_id)
 
     # ----------------------------------------------------------------------- storing
     def _store(self, source: str, kind: str, delivery_id: str, body: bytes, payload: Any,
                partner: Optional[str] = None) -> Answer:
+        with log_context(partner=partner or source, sha256=hashlib.sha256(body).hexdigest()):
+            return self._record(source, kind, delivery_id, body, payload, partner)
+
+    def _record(self, source: str, kind: str, delivery_id: str, body: bytes, payload: Any,
+                partner: Optional[str]) -> Answer:
         recorded = events.record(self.store, source=source, kind=kind, delivery_id=delivery_id, raw=body,
                                  payload=payload, partner=partner)
         if not recorded.created:

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from canonical_model.documents import CanonicalDocument, Source
 from canonical_model.store import Store, documents, ledger, state
+from canonical_model.store.lineage import Evidence
 from canonical_model.store.tables import InboxRow
 from hub.erp import ENTITIES, ErpClient, ErpRecord
 from hub.errors import FatalError, SkippableError
@@ -201,7 +202,8 @@ def _map_and_store(session, system: str, entity: str, feed: Feed, mapping: Compi
         failed_keys.add(failure.business_key)
     # validation keeps the good lines of a partly bad document: it is stored, and its failures quarantined
     stored_keys = {doc.business_key for doc in result.valid}
-    for outcome in documents.upsert_many(session, result.valid, actor=system):
+    evidence = [Evidence.of_inbox(inbox_of[doc.business_key]) for doc in result.valid]
+    for outcome in documents.upsert_many(session, result.valid, actor=system, evidence=evidence):
         if outcome.outcome == "created":
             counts.new += 1
         elif outcome.outcome == "updated":

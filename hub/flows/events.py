@@ -39,10 +39,12 @@ from sqlalchemy.orm import Session
 
 from canonical_model.documents import Alert, Batch, CanonicalDocument, Inspection, ShipmentNotice, Source
 from canonical_model.store import Store, documents, events, ledger, quarantine
+from canonical_model.store.lineage import Evidence
 from canonical_model.store.tables import EventRow
 from collaboration import alerts
 from hub.errors import FatalError, HubError, RetriableError, SkippableError
 from hub.flows.common import open_po_lines, purchase_orders_by_number, raise_alerts
+from hub.logs import log_context
 from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
 
 log = logging.getLogger(__name__)
@@ -104,10 +106,11 @@ def process_pending(store: Store, limit: Optional[int] = DEFAULT_LIMIT) -> dict[
 def process_event(store: Store, event_id: int) -> str:
     """Process one event if it is still ``received``; its new status, or ``not_pending``."""
     try:
-        with store.session() as session:
+        with log_context() as context, store.session() as session:
             row = events.claim(session, event_id)
             if row is None:
                 return "not_pending"
+            context.bind(partner=row.partner or row.source, sha256=row.raw_sha256)
             raw = ledger.read_raw(store, session, row.raw_sha256)
             handler = HANDLERS.get(row.source)
             if handler is None:
@@ -120,6 +123,7 @@ def process_event(store: Store, event_id: int) -> str:
                     _quarantine(session, row, error)
                     outcome = Outcome(QUARANTINED, error.as_line())
             events.mark(row, outcome.status, outcome.detail[:4000])
+            log.info("events: event %s (%s %s) %s", row.id, row.source, row.kind, outcome.status)
             return outcome.status
     except (FatalError, RetriableError):
         raise
@@ -196,8 +200,10 @@ def _store_documents(session: Session, row: EventRow, docs: list[CanonicalDocume
             failed += _quarantine(session, row, failure.to_error(), doc_type=failure.document_type,
                                   business_key=failure.business_key, evidence={"document": failure.document})
         for valid in result.valid:
-            outcome = documents.upsert(session, valid, actor=actor)
+            outcome = documents.upsert(session, valid, actor=actor, evidence=Evidence.of_event(row))
             stored.append(f"{valid.type} {valid.business_key} {outcome.outcome} v{outcome.version}")
+            with log_context(doc_key=f"{valid.type}:{valid.business_key}"):
+                log.info("events: event %s stored %s", row.id, stored[-1])
     raised = _raise_alerts(session, docs)
     if not stored:
         if failed or docs:
@@ -304,7 +310,7 @@ def _withdraw_removed_asn(session: Session, row: EventRow, data_id: str, purpose
             continue
         cancelled = asn.model_copy(update={"status": "cancelled", "source": source.model_copy(
             update={"message_ref": row.delivery_id})})
-        documents.upsert(session, cancelled, actor="jiandaoyun")
+        documents.upsert(session, cancelled, actor="jiandaoyun", evidence=Evidence.of_event(row))
         withdrawn.append(asn.business_key)
     if not withdrawn:
         return Outcome(PROCESSED, f"no business document (record {data_id} removed; no stored ASN came from it)")
@@ -398,7 +404,7 @@ def _wms_qc(session: Session, row: EventRow, event: Any) -> Outcome:
         # a consumed batch keeps its status (it is in products now); the failed inspection and
         # its alert, naming the orders it reached, are what a recall starts from
         updated = batch.model_copy(update={"status": _QC_STATUS[decision.status], "source": source})
-        outcome = documents.upsert(session, updated, actor="wms")
+        outcome = documents.upsert(session, updated, actor="wms", evidence=Evidence.of_event(row))
         message = f"Batch {batch_id} {updated.status} ({outcome.outcome} v{outcome.version})"
     else:
         message = f"Batch {batch_id} stays consumed"
@@ -420,7 +426,7 @@ def _failed_inspection(session: Session, batch: Batch, decision: Any, row: Event
                             inspected_quantity=batch.quantity, rejected_quantity=batch.quantity, uom=batch.uom,
                             result="fail", inspected_at=at, defects=[decision.reason] if decision.reason else [],
                             source=source)
-    documents.upsert(session, inspection, actor="wms")
+    documents.upsert(session, inspection, actor="wms", evidence=Evidence.of_event(row))
     affected = affected_by_batch(Genealogy.from_store(session), batch.batch_id)
     alert, _ = raise_alert(session, inspection_failed(inspection, affected), now=at, actor="rules")
     return alert

@@ -36,6 +36,7 @@ from canonical_model.store import Store, quarantine
 from canonical_model.store.ledger_stream import find_remote, receive_stream
 from canonical_model.store.tables import InboxRow
 from hub.errors import SkippableError
+from hub.logs import log_context
 from hub.partners import get_partner
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def collect(store: Store, partner_id: str, now: float | None = None) -> CollectR
     after = profile.sftp.after_collect
     config = profile.sftp_config()
     report = CollectReport(partner=partner_id)
-    with SftpHook(config) as sftp:
+    with log_context(partner=partner_id), SftpHook(config) as sftp:
         listing = sftp.scan(now=now)
         report.waiting = len(listing.waiting)
         report.rejected_names = quarantine_rejected_names(store, partner_id, sftp, listing)
@@ -128,6 +129,9 @@ def fetch_file(store: Store, sftp: SftpHook, partner_id: str, listed: RemoteFile
 
         # Only now, with the bytes and the ledger row committed, may the file leave the inbox.
         _finish(sftp, listed, after)
+        with log_context(sha256=received.sha256):
+            log.info("%s: collected %s (%d bytes%s)", partner_id, listed.path, received.size,
+                     "" if received.is_new else ", the same bytes as an earlier file")
         return "new" if received.is_new else "duplicate"
     except SkippableError as error:
         if error.code != "SFTP_FILE_VANISHED":

@@ -5,20 +5,26 @@ with its evidence and stores what is good.
 """
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import update
 
 from adapters.edi import acks as edi_acks
 from canonical_model.documents import OrderResponse, ShipmentNotice
 from canonical_model.store import Store, documents, ledger
+from canonical_model.store.lineage import Evidence
 from canonical_model.store.tables import InboxRow
 from collaboration import alerts
 from hub.errors import SkippableError
 from hub.flows import acks
 from hub.flows.common import open_po_lines, purchase_orders_by_number, quarantine_error, raise_alerts
 from hub.flows.supplier_collect import CHANNEL
+from hub.logs import log_context
 from hub.partners import get_partner
 from hub.translate import translate
 from validation import DEFAULT_KNOWN_UOMS, ValidationContext, validate
+
+log = logging.getLogger(__name__)
 
 
 def process_inbox(store: Store, partner_id: str) -> dict[str, int]:
@@ -52,12 +58,14 @@ def process_file(store: Store, partner_id: str, inbox_id: int) -> dict[str, int]
     the claim and the work are one transaction, so exactly one runner sees ``received``.
     """
     counts = _no_counts()
-    with store.session() as session:
+    with log_context(partner=partner_id) as context, store.session() as session:
         if not _claim(session, partner_id, inbox_id):
             return counts
         profile = get_partner(partner_id)
         counts["files"] = 1
         inbox = session.get(InboxRow, inbox_id)
+        context.bind(sha256=inbox.sha256)
+        log.info("%s: processing %s (inbox %s)", partner_id, inbox.name, inbox_id)
         data = ledger.read_raw(store, session, inbox.sha256)
         # a CONTRL/997/999 answers something we sent: it updates the interchange register
         # and is not translated (there is no canonical document in it)
@@ -136,8 +144,10 @@ def _store_documents(session, docs, inbox, profile) -> tuple[int, int]:
                                        doc_type=failure.document_type, business_key=failure.business_key,
                                        evidence={"document": failure.document})
         for valid in result.valid:
-            documents.upsert(session, valid, actor=f"sftp:{inbox.partner}")
+            documents.upsert(session, valid, actor=f"sftp:{inbox.partner}", evidence=Evidence.of_inbox(inbox))
             stored += 1
+            with log_context(doc_key=f"{valid.type}:{valid.business_key}"):
+                log.info("%s: stored %s %s from %s", inbox.partner, valid.type, valid.business_key, inbox.name)
     return stored, failed
 
 

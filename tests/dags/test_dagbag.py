@@ -14,6 +14,9 @@ DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 # modules that do I/O or are heavy: a DAG file imports them inside tasks, never at top level
 FORBIDDEN_TOP_LEVEL = ("pandas", "pandera", "great_expectations", "requests", "paramiko", "sqlalchemy",
                        "canonical_model", "adapters", "hub.tasks", "hub.flows")
+# adapters a DAG builds at parse time (an asset watcher's trigger): light at import by design, and
+# test_supplier_inbound_waits_per_partner_with_a_deferrable_sensor checks nothing heavy came along
+PARSE_TIME_ADAPTERS = ("adapters.sftp.arrivals",)
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
@@ -22,7 +25,7 @@ def test_dag_file_has_no_heavy_top_level_imports(path: Path):
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
     names += [n.module for n in top if isinstance(n, ast.ImportFrom) and n.module]
-    assert not [n for n in names if n.startswith(FORBIDDEN_TOP_LEVEL)]
+    assert not [n for n in names if n.startswith(FORBIDDEN_TOP_LEVEL) and n not in PARSE_TIME_ADAPTERS]
 
 
 def test_dagbag_loads_without_import_errors(tmp_path: Path):
@@ -97,9 +100,39 @@ def test_supplier_inbound_processes_each_file_as_its_own_mapped_task(tmp_path: P
     assert tasks["per_partner.collect"]["group"]
     # an idle (skipped) or broken partner must not stop the other partners' files...
     assert tasks["pending_files"]["rule"] == "all_done"
-    # ...but a failed collect or file still turns the run red through the leaf
-    assert tasks["summary"]["rule"] == "none_failed" and tasks["summary"]["down"] == []
+    # ...but a failed collect or file still turns the run red (summary, then the leaf, upstream_failed)
+    assert tasks["summary"]["rule"] == "none_failed" and tasks["summary"]["down"] == ["announce_documents"]
     assert set(tasks["summary"]["up"]) == {"per_partner.collect", "process_file"}
+    assert tasks["announce_documents"]["rule"] == "all_success" and tasks["announce_documents"]["down"] == []
+
+
+def test_arrivals_and_stored_asns_start_the_next_step_without_waiting_for_the_clock(tmp_path: Path):
+    code = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(REPO / 'dags')!r}); "
+        "inbound, wms = bag.dags['supplier_inbound'], bag.dags['wms_expected_receipts']; "
+        "assets = lambda d: sorted(a.uri for _, a in d.timetable.asset_condition.iter_assets()) "
+        "if hasattr(d.timetable, 'asset_condition') else []; "
+        "watchers = [(w.name, w.trigger['classpath'] if isinstance(w.trigger, dict) else type(w.trigger).__name__) for _, a in inbound.timetable.asset_condition.iter_assets()"
+        " for w in a.watchers]; "
+        "outlets = [a.uri for a in inbound.task_dict['announce_documents'].outlets]; "
+        "print(json.dumps({'inbound': assets(inbound), 'wms': assets(wms), 'watchers': watchers, "
+        "'outlets': outlets, 'cron': [type(d.timetable).__name__ for d in (inbound, wms)]}))"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPATH": str(REPO)}
+    env.pop("HUB_DAG_SCHEDULES", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import json
+
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["inbound"] == ["sftp://suppliers/inbox"]
+    assert report["watchers"] == [["supplier_sftp_arrivals", "adapters.sftp.arrivals.SftpArrivalTrigger"]]
+    # what supplier_inbound announces is what wms_expected_receipts waits for
+    assert report["outlets"] == report["wms"] == ["hub://canonical/shipment_notices"]
+    # the clock stays as the safety net on both
+    assert report["cron"] == ["AssetOrTimeSchedule", "AssetOrTimeSchedule"]
 
 
 def _timetables(tmp_path: Path, schedules: str | None) -> dict[str, str]:

@@ -70,16 +70,30 @@ def test_template_falls_back_to_the_configured_next_action():
 
 
 # ------------------------------------------------------------------------- Airflow notifier
-def test_airflow_failure_callback_notifies_the_pipeline_owner(robot, monkeypatch):
+def _wecom_robot(robot, monkeypatch):
+    host, port = robot.base.removeprefix("http://").split(":")
+    monkeypatch.setenv("AIRFLOW_CONN_WECOM_TEST", json.dumps({"conn_type": "http", "host": host, "port": int(port),
+                                                              "schema": "http", "password": "k-Notifier-1"}))
+
+
+def _tmp_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    from canonical_model.store import open_store
+
+    return open_store()
+
+
+def test_airflow_failure_callback_stores_one_alert_per_task_and_tells_it_once(robot, monkeypatch, tmp_path):
+    from canonical_model.store import audit, documents
     from hub.errors import RetriableError
     from hub.notify import DEFAULT_CHANNELS
     from hub.notify.airflow_notifier import HubFailureNotifier
 
-    host, port = robot.base.removeprefix("http://").split(":")
-    monkeypatch.setenv("AIRFLOW_CONN_WECOM_TEST", json.dumps({"conn_type": "http", "host": host, "port": int(port),
-                                                              "schema": "http", "password": "k-Notifier-1"}))
+    _wecom_robot(robot, monkeypatch)
+    store = _tmp_store(tmp_path, monkeypatch)
     ti = SimpleNamespace(dag_id="supplier_inbound", task_id="collect", run_id="scheduled__2026-12-01T08:00:00+00:00",
-                         try_number=3, log_url="http://airflow.local/log")
+                         try_number=3, log_url="http://airflow.local/log", map_index=-1)
     notifier = HubFailureNotifier(config=CONFIG, channels=DEFAULT_CHANNELS)
     notifier({"ti": ti, "exception": RetriableError("SFTP_UNAVAILABLE", "connection refused", "sftp SUP-001")})
     (result,) = notifier.last_results
@@ -89,6 +103,53 @@ def test_airflow_failure_callback_notifies_the_pipeline_owner(robot, monkeypatch
     assert "Airflow task supplier_inbound.collect failed in run scheduled__2026-12-01T08:00:00+00:00 (try 3)" in content
     assert "sftp SUP-001: SFTP_UNAVAILABLE connection refused" in content
     assert "Next action: Open the task log and clear the task." in content
+    # the next run fails in the same task (another partner, mapped): the same alert, refreshed, not told again
+    again = SimpleNamespace(dag_id="supplier_inbound", task_id="collect", run_id="manual__2026-12-01T09:00:00+00:00",
+                            try_number=1, map_index=1)
+    notifier({"ti": again, "exception": RetriableError("SFTP_UNAVAILABLE", "timed out", "sftp SUP-002")})
+    assert notifier.last_results == [] and len(robot.requests) == 1
+    with store.session() as s:
+        (alert,) = list(documents.current(s, "Alert"))
+        trail = [row.action for row in audit.history(s, "Alert", alert.alert_id) if row.action.startswith("alert_")]
+    store.dispose()
+    assert alert.alert_id == "PIPELINE_FAILED:supplier_inbound:collect" and alert.status == "open"
+    assert "supplier_inbound.collect[1] failed in run manual__2026-12-01T09:00:00+00:00 (try 1)" in alert.message
+    assert "sftp SUP-002: SFTP_UNAVAILABLE timed out" in alert.message
+    assert [s.key for s in alert.subjects] == ["supplier_inbound", "collect", "manual__2026-12-01T09:00:00+00:00"]
+    assert trail == ["alert_opened", "alert_notified"]
+
+
+def test_a_store_that_cannot_be_reached_does_not_silence_the_failure(robot, monkeypatch):
+    from hub.errors import FatalError
+    from hub.notify import DEFAULT_CHANNELS
+    from hub.notify.airflow_notifier import HubFailureNotifier
+
+    _wecom_robot(robot, monkeypatch)
+    # a port nothing listens on: the store cannot be opened
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    notifier = HubFailureNotifier(config=CONFIG, channels=DEFAULT_CHANNELS)
+    ti = SimpleNamespace(dag_id="erp_push", task_id="push_to_erp", run_id="r1", try_number=1)
+    notifier({"ti": ti, "exception": FatalError("KINGDEE_LOGIN_FAILED", "wrong password", "kingdee")})
+    assert [r.ok for r in notifier.last_results] == [True]
+    assert "kingdee: KINGDEE_LOGIN_FAILED wrong password" in robot.requests[0]["json"]["text"]["content"]
+
+
+def test_a_classified_failure_is_quoted_by_its_hub_error(robot, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from hub.airflow_support import classified
+    from hub.notify.airflow_notifier import pipeline_alert
+
+    @classified
+    def broken():
+        raise FatalError("WMS_AUTH", "token refused", "wms_default")
+
+    try:
+        broken()
+    except AirflowFailException as exc:
+        error = exc
+    alert = pipeline_alert({"dag": SimpleNamespace(dag_id="wms_sync"), "exception": error}, CONFIG)
+    assert "wms_default: WMS_AUTH token refused" in alert.message
 
 
 def test_a_foreign_exception_text_is_not_forwarded(robot, monkeypatch):
@@ -97,4 +158,5 @@ def test_a_foreign_exception_text_is_not_forwarded(robot, monkeypatch):
     alert = pipeline_alert({"dag": SimpleNamespace(dag_id="d"), "exception": KeyError("password=hunter2")}, CONFIG)
     assert "KeyError" in alert.message and "hunter2" not in alert.message
     assert [s.key for s in alert.subjects] == ["d", "(dag)", "?"]
-    assert pipeline_alert({}, CONFIG).alert_id == "PIPELINE_FAILED:?:(dag):?"
+    # one alert per (DAG, task): the run is context, not identity
+    assert pipeline_alert({}, CONFIG).alert_id == "PIPELINE_FAILED:?:(dag)"
