@@ -166,6 +166,16 @@ class RestDagRunner:
         raise FatalError("DAG_NOT_PARSED", f"the dag-processor did not serialise {dag_id} within "
                                            f"{self.parse_timeout:.0f}s", dag_id)
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        answer = self._call("PATCH", f"/api/v2/dags/{quote(dag_id, safe='')}", json={"is_paused": paused})
+        if answer.status_code != 200:
+            raise FatalError("DAG_PAUSE_REFUSED", f"Airflow refused to {'pause' if paused else 'unpause'} {dag_id}: "
+                                                  f"HTTP {answer.status_code}", dag_id)
+
+    def count_runs(self, dag_id: str) -> int:
+        answer = self._call("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", params={"limit": 1})
+        return int(answer.json()["total_entries"]) if answer.status_code == 200 else -1
+
     def start(self, dag_id: str) -> None:
         self.wait_until_parsed(dag_id)
         answer = self._call("POST", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", json={"logical_date": None})

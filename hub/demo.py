@@ -21,7 +21,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from hub import runtime
+from hub import airflow_auth, runtime
 
 
 class DemoFailed(RuntimeError):
@@ -52,6 +52,7 @@ def run(var: Path | None = None, ports: runtime.Ports | None = None, echo=print,
     if executor == "celery":
         prepare_celery(ports, echo)
     runtime.apply_environment(var, ports)
+    airflow_auth.seed_passwords(var / "airflow")  # else Airflow generates them and prints them to its log
     # the story drops its files before the inbound DAG runs: an idle partner need not be awaited long
     os.environ.setdefault("AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS", "5")
     logs = var / "logs"
@@ -178,14 +179,9 @@ def dag_runner(executor: str, api: subprocess.Popen, var: Path, ports: runtime.P
 
     processes = stack.enter_context(cluster.components(logs, int(os.environ["HUB_CELERY_WORKERS"])))
     runtime.wait_for_port(ports.airflow_api, api, "airflow api-server", timeout=180)
-    password = airflow_passwords(var)["admin"]
+    password = airflow_auth.passwords(var / "airflow")["admin"]
     return cluster.RestDagRunner(f"http://127.0.0.1:{ports.airflow_api}", "admin", password, echo,
                                  {**processes, "airflow-api-server": api})
-
-
-def airflow_passwords(var: Path) -> dict[str, str]:
-    """The simple auth manager's generated passwords (never printed)."""
-    return json.loads((var / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
 
 
 def start_airflow_api(ports: runtime.Ports, logs: Path, stack: ExitStack) -> subprocess.Popen:
@@ -211,7 +207,8 @@ def run_plan(dags: DagRunner, api: subprocess.Popen, var: Path, ports: runtime.P
     from hub.airflow_hitl import AirflowHitlClient, answer_while_running
 
     runtime.wait_for_port(ports.airflow_api, api, "airflow api-server", timeout=180)
-    client = AirflowHitlClient(f"http://127.0.0.1:{ports.airflow_api}", "planner", airflow_passwords(var)["planner"])
+    client = AirflowHitlClient(f"http://127.0.0.1:{ports.airflow_api}", "planner",
+                               airflow_auth.passwords(var / "airflow")["planner"])
     dags.start("plan_run")
     finished: list[dict] = []
 

@@ -1,8 +1,9 @@
 """Airflow sensor that waits for a partner's SFTP inbox without holding a worker.
 
-``execute`` does no I/O: it computes the waiting window and defers straight to
-:class:`adapters.sftp.triggers.SftpInboxTrigger`; the worker slot is released until the
-trigger fires, and ``execute_complete`` turns the event into the task's outcome:
+``execute`` looks once (one SFTP listing): files already ready - the usual case when an arrival
+event started the run - are the outcome at once, without a round trip through the triggerer.
+Otherwise it defers to :class:`adapters.sftp.triggers.SftpInboxTrigger`; the worker slot is
+released until the trigger fires, and ``execute_complete`` turns the event into the task's outcome:
 
 * files ready -> success; the XCom value is the small event payload (paths, sizes, mtimes);
 * nothing before the deadline -> skipped when ``soft_fail`` (an idle partner is not a
@@ -62,6 +63,9 @@ class SftpInboxSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         from adapters.sftp.triggers import SftpInboxTrigger
 
+        ready = self.ready_now()
+        if ready is not None:
+            return outcome(ready, soft_fail=self.soft_fail)
         window = self.window_seconds()
         self.defer(
             # plain types only: trigger kwargs are serialised into the metadata database
@@ -73,6 +77,28 @@ class SftpInboxSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=dt.timedelta(seconds=window + _GRACE_SECONDS),
         )
+
+    def ready_now(self) -> dict[str, Any] | None:
+        """The trigger's "ready" event if files are ready now; None when there are none or the look
+        failed (the trigger then waits, retries and reports errors exactly as without this look)."""
+        from adapters.sftp.config import SftpConfig
+        from adapters.sftp.hook import SftpHook
+        from hub.errors import HubError
+
+        try:
+            config = SftpConfig.from_conn_id(str(self.sftp_conn_id))
+            if self.min_file_age_seconds is not None:
+                config = config.model_copy(update={"min_file_age_seconds": float(self.min_file_age_seconds)})
+            with SftpHook(config) as sftp:
+                listing = sftp.scan(None if self.folder is None else str(self.folder))
+        except HubError as error:
+            self.log.info("first look at the inbox failed (%s); waiting in the triggerer", error.code)
+            return None
+        if not listing.ready and not listing.rejected:
+            return None
+        return {"status": "ready", "sftp_conn_id": str(self.sftp_conn_id), "folder": listing.folder,
+                "files": [{"path": f.path, "name": f.name, "size": f.size, "mtime": f.mtime} for f in listing.ready],
+                "rejected": sorted(repr(name) for name, _ in listing.rejected)}
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         return outcome(event, soft_fail=self.soft_fail)

@@ -141,3 +141,46 @@ def test_serialize_round_trips():
     classpath, kwargs = trigger.serialize()
     assert classpath == CLASSPATH
     assert SftpInboxTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def sensor(conn: str, **kwargs):
+    from adapters.sftp.sensors import SftpInboxSensor
+
+    return SftpInboxSensor(task_id="wait_for_files", sftp_conn_id=conn, wait_seconds=5, **kwargs)
+
+
+def test_the_sensor_takes_files_already_there_without_deferring(conn: str, tmp_path: Path):
+    root = tmp_path / "sftp"
+    drop(root, "DESADV_old.edi", age=3600, data=b"old!")
+    drop(root, "DESADV_young.edi", age=0)
+    result = sensor(conn).execute(context={})
+    # the same event the trigger would have fired for this folder
+    (event,) = events(SftpInboxTrigger(sftp_conn_id=conn, deadline=time.time() + 30, poll_interval=0.1))
+    assert result == event.payload
+    assert [f["name"] for f in result["files"]] == ["DESADV_old.edi"]
+
+
+def test_the_sensor_defers_when_nothing_is_ready_yet(conn: str, tmp_path: Path):
+    from airflow.exceptions import TaskDeferred
+
+    drop(tmp_path / "sftp", "DESADV_young.edi", age=0)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(conn).execute(context={})
+    assert isinstance(deferred.value.trigger, SftpInboxTrigger) and deferred.value.method_name == "execute_complete"
+
+
+def test_the_sensor_leaves_a_failing_server_to_the_trigger(conn: str, tmp_path: Path, monkeypatch):
+    # a wrong password: the first look fails quietly, the trigger reports SFTP_AUTH as before
+    from airflow.exceptions import TaskDeferred
+
+    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_T", os.environ["AIRFLOW_CONN_SUPPLIER_SFTP_T"].replace(
+        quote(PASSWORD, safe=""), "wrong"))
+    drop(tmp_path / "sftp", "DESADV_old.edi", age=3600)
+    with pytest.raises(TaskDeferred):
+        sensor(conn).execute(context={})
+
+
+def test_the_sensor_reports_an_unsafe_name_at_once(conn: str, tmp_path: Path):
+    drop(tmp_path / "sftp", "bad\x07name.edi", age=3600)
+    result = sensor(conn).execute(context={})
+    assert result["files"] == [] and result["rejected"] == [repr("bad\x07name.edi")]
