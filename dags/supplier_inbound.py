@@ -9,9 +9,10 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from adapters.sftp.arrivals import ASSET_URI, SftpArrivalTrigger
 from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
-#: how long one run waits for a partner's first file; below the 5-minute schedule so runs do
-#: not queue up. AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS (or the Variable) overrides it.
-WAIT_SECONDS = 240
+#: how long one run waits for a partner's first file. Short: the arrival watcher starts a run
+#: when files are there, so a run that waits long only delays the next one (one run at a time).
+#: AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS (or the Variable) overrides it.
+WAIT_SECONDS = 30
 
 
 @dag(
@@ -69,7 +70,7 @@ def supplier_inbound():
 
         wait_for_files = SftpInboxSensor(
             task_id="wait_for_files", sftp_conn_id=sftp_conn_id, min_file_age_seconds=min_file_age_seconds,
-            poke_interval=30, timeout=WAIT_SECONDS, soft_fail=True,
+            poke_interval=5, timeout=WAIT_SECONDS, soft_fail=True,
             wait_seconds="{{ var.value.get('hub_sftp_wait_seconds', '') }}",
             retries=2, retry_delay=dt.timedelta(seconds=30))
 
