@@ -8,9 +8,13 @@ Registered in hub/cli.py as a plain command (``app.command(name="show")``). Comm
     hub show ASN-CGDD000101                          # the last part of a key works when only one has it
     hub show DS-SUP-001 --format json                # one JSON object
 
-DOC_KEY is a document's business key (the parts of a composite key joined by ``/``), optionally
-prefixed by its type and a colon (any case: ``shipmentnotice:...``). Without a type, the key is
-looked up in every type; an exact key wins over a key that only ends with ``/DOC_KEY``.
+DOC_KEY is a document's business key (the parts of a composite key joined by ``/``, as ``hub
+status``, ``hub alerts`` and the audit trail print it), optionally prefixed by its type and a colon
+(``TYPE:KEY``, as the hub's logs print ``doc_key``; the type in any case). The type is optional
+because few keys are shared between types, and a batch id (``SUP-001:B1``) has a colon of its own:
+only a known type name before the first colon is taken as the type. Without a type the key is
+looked up in every type; an exact key wins over keys that only end with ``/DOC_KEY``; a key naming
+more than one document is refused with the list of them.
 
 Printed: the document (type, key, current version, status, source); every version with the run
 that produced it and its raw evidence; the raw archive entries (sha256, size, where stored,
@@ -93,7 +97,8 @@ def airflow_base_url() -> Optional[str]:
     if port.isdigit():
         host = os.environ.get("AIRFLOW__API__HOST", "").strip()
         # a server listening on every interface is reached on this machine through the loopback
-        return f"http://{'127.0.0.1' if host in ('', '0.0.0.0', '::') else host}:{port}"
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}"
     return None
 
 
@@ -123,12 +128,12 @@ def _resolve(session, doc_type: Optional[str], key: str) -> tuple[str, str]:
     if len(found) == 1:
         return found[0]
     if found:
-        listed = ", ".join(f"{t}:{k}" for t, k in found[:MAX_LISTED])
+        listed = ", ".join(f"{t}:{_cell(k, MAX_KEY)}" for t, k in found[:MAX_LISTED])
         more = f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
         raise _fail(f"{key!r} names {len(found)} documents: {listed}{more}; give one of them as TYPE:KEY")
     close = lineage.similar(session, key, doc_type)
     what = f"{doc_type} {key!r}" if doc_type else repr(key)
-    hint = f"; close matches: {', '.join(f'{t}:{k}' for t, k in close)}" if close else ""
+    hint = f"; close matches: {', '.join(f'{t}:{_cell(k, MAX_KEY)}' for t, k in close)}" if close else ""
     raise _fail(f"no document {what}{hint}")
 
 
@@ -191,7 +196,7 @@ def _evidence(evidence: dict[str, Any]) -> str:
 def render(chain: dict[str, Any]) -> str:
     doc = chain["document"]
     source = doc["source"] or {}
-    lines = [f"{doc['type']} {_cell(doc['key'], 300)}  version {doc['version']} of {len(chain['versions'])}"
+    lines = [f"{doc['type']} {_cell(doc['key'], MAX_KEY)}  version {doc['version']} of {len(chain['versions'])}"
              f"  status {_cell(doc['status'])}",
              "source: " + (", ".join(f"{k}={_cell(v)}" for k, v in source.items()) or "-")]
     sections = [

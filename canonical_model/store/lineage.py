@@ -37,6 +37,8 @@ from canonical_model.store.tables import (ArchiveRow, AuditRow, DocumentRow, Eve
 
 #: Airflow's own limit on dag, run and task ids (airflow.models.base.ID_LEN); the columns' width
 ID_LEN = 250
+#: width of the producer column
+LABEL_LEN = 255
 
 
 @dataclass(frozen=True)
@@ -77,23 +79,28 @@ def current_producer() -> Producer:
                         _clip(os.environ.get("AIRFLOW_CTX_TASK_ID")))
     command = _click_command_path()
     if command:
-        return Producer(_clip(f"cli:{command}", 255))  # type: ignore[arg-type]
+        return Producer(f"cli:{command}"[:LABEL_LEN])
     program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
-    return Producer(_clip(f"process:{program}", 255))  # type: ignore[arg-type]
+    return Producer(f"process:{program}"[:LABEL_LEN])
+
+
+#: where the command line's context lives: typer's own copy of click (the ``hub`` CLI), and click
+_CLICK_GLOBALS = ("typer._click.globals", "click.globals")
 
 
 def _click_command_path() -> Optional[str]:
-    # click is only looked at when something already imported it: a process that never did runs no command
-    click = sys.modules.get("click")
-    if click is None:
-        return None
-    context = click.get_current_context(silent=True)
-    return context.command_path if context is not None else None
+    # only modules something already imported are looked at: a process that never did runs no command
+    for name in _CLICK_GLOBALS:
+        module = sys.modules.get(name)
+        context = module.get_current_context(silent=True) if module is not None else None
+        if context is not None:
+            return context.command_path
+    return None
 
 
-def _clip(value: Optional[str], limit: int = ID_LEN) -> Optional[str]:
+def _clip(value: Optional[str]) -> Optional[str]:
     # a value longer than its column would fail the write on PostgreSQL: lineage never stops a document
-    return value[:limit] if value else None
+    return value[:ID_LEN] if value else None
 
 
 def lineage_columns(evidence: Optional[Evidence], producer: Producer) -> dict[str, Any]:
