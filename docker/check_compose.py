@@ -9,8 +9,8 @@ Exit codes: 0 valid, 1 invalid (one line per problem: where, what), 2 usage or u
 Interpolation follows the Compose Specification (12-interpolation.md): ``$VAR``, ``${VAR}``,
 ``${VAR:-default}`` / ``${VAR-default}``, ``${VAR:?err}`` / ``${VAR?err}``, ``${VAR:+alt}`` /
 ``${VAR+alt}``, nesting inside the default, ``$$`` for a literal ``$``; values only, never keys.
-INFERRED from compose-go, not the written spec: a ``$`` followed by anything else is an error, and
-``:+`` / ``+`` exist (compose-go supports them; the spec text does not list them).
+INFERRED from compose-go's template pattern, not the written spec: ``${`` without a valid reference
+is an error, a lone ``$`` followed by anything else stays literal, and ``:+`` / ``+`` exist.
 """
 from __future__ import annotations
 
@@ -77,9 +77,12 @@ def _parse(text: str, i: int, where: str, inside_braces: bool) -> tuple[tuple[Pa
             i += 1
             continue
         following = text[i + 1:i + 2]
-        if following == "$":
+        name = _NAME.match(text, i + 1)
+        if following == "$" or (following != "{" and not name):
+            # "$$" is a literal "$"; a "$" that starts no reference stays as it is (compose-go's
+            # pattern does not match there)
             literal.append("$")
-            i += 2
+            i += 2 if following == "$" else 1
             continue
         if literal:
             parts.append("".join(literal))
@@ -87,12 +90,9 @@ def _parse(text: str, i: int, where: str, inside_braces: bool) -> tuple[tuple[Pa
         if following == "{":
             reference, i = _braced(text, i + 2, where)
             parts.append(reference)
-            continue
-        name = _NAME.match(text, i + 1)
-        if not name:
-            raise InterpolationError(where, f"invalid interpolation at {text[i:i + 10]!r}: write $$ for a literal $")
-        parts.append(Reference(name.group()))
-        i = name.end()
+        else:
+            parts.append(Reference(name.group()))
+            i = name.end()
     if literal:
         parts.append("".join(literal))
     return tuple(parts), i
@@ -103,6 +103,8 @@ def _braced(text: str, i: int, where: str) -> tuple[Reference, int]:
     if not name:
         raise InterpolationError(where, f"invalid interpolation at {text[max(i - 2, 0):i + 10]!r}: no variable name")
     i = name.end()
+    if i >= len(text):
+        raise InterpolationError(where, f"unclosed ${{ in the reference to {name.group()}")
     operator = next((op for op in _OPERATORS if text.startswith(op, i)), "")
     if not operator and not text.startswith("}", i):
         raise InterpolationError(where, f"invalid interpolation of {name.group()}: unexpected {text[i:i + 1]!r}")
@@ -231,6 +233,8 @@ def check(compose_file: Path, env: Mapping[str, str]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     import os
 
+    import yaml
+
     parser = argparse.ArgumentParser(prog="check_compose.py", description=__doc__.splitlines()[0])
     parser.add_argument("compose_file", nargs="?", type=Path, default=COMPOSE_FILE)
     parser.add_argument("--env-file", type=Path, default=None, help="default: .env next to the compose file")
@@ -244,7 +248,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             # the shell's environment wins over .env, as in Compose
             env = {**(read_env_file(env_file) if env_file.exists() else {}), **os.environ}
         problems = check(args.compose_file, env)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for problem in problems:

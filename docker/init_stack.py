@@ -4,9 +4,11 @@ other Airflow role or the ingress API starts. In order:
 1. ``airflow db migrate``: Airflow's metadata database;
 2. the hub store's Alembic migrations on ``HUB_DATABASE_URL`` (the ``upgrade`` the hub runs when it
    opens the store), once here so that workers and the ingress API never race to migrate;
-3. the simple auth manager's password file gets the passwords that must be known in advance, from
+3. the simple auth manager's password file gets every configured user's password before the
+   api-server starts, so Airflow generates none and prints none to its log (the embedded default
+   does the same, hub/airflow_auth.py): those that must be known in advance from
    ``AIRFLOW_SEED_PASSWORD_<USER>`` (the UI admin, the ``hub`` user the ingress API triggers DAG
-   runs as); Airflow generates the others on the api-server's first start (printed in its log).
+   runs as), a random one for the others (``planner``), kept across runs.
 
 Every step is idempotent, so the service runs on each ``docker compose up``. Nothing it prints
 carries a password or the database URL (which holds one).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -61,28 +64,30 @@ def read_passwords(path: Path) -> dict[str, str]:
     try:
         current = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not JSON (line {exc.lineno}); remove it to let Airflow regenerate it") from None
+        raise ValueError(f"{path} is not JSON (line {exc.lineno}); remove it and run airflow-init again") from None
     if not isinstance(current, dict):
-        raise ValueError(f"{path} is not a JSON object of user: password; remove it to let Airflow regenerate it")
+        raise ValueError(f"{path} is not a JSON object of user: password; remove it and run airflow-init again")
     return current
 
 
-def write_passwords(path: Path, seeds: Mapping[str, str]) -> bool:
-    """Merge ``seeds`` into the password file (other users' generated passwords stay); True if it changed.
+def write_passwords(path: Path, seeds: Mapping[str, str], users: set[str]) -> dict[str, list[str]]:
+    """Set the seeded passwords, give every other user in ``users`` without one a random one, keep
+    the rest; ``{"seeded": [...], "generated": [...]}`` names what changed (never a password).
 
     Written atomically with mode 600: the api-server may read it at any moment, and it is plaintext."""
     current = read_passwords(path)
-    merged = {**current, **seeds}
-    if merged == current:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(merged, handle)
-        handle.write("\n")
-    os.replace(tmp, path)
-    return True
+    generated = {user: secrets.token_urlsafe(16) for user in sorted(users - set(current) - set(seeds))}
+    merged = {**current, **generated, **seeds}
+    changed = {"seeded": sorted(u for u in seeds if current.get(u) != seeds[u]), "generated": sorted(generated)}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(merged, handle)
+            handle.write("\n")
+        os.replace(tmp, path)
+    return changed
 
 
 def migrate_store(url: str) -> None:
@@ -101,11 +106,12 @@ def main(environ: Optional[Mapping[str, str]] = None) -> int:
         # every setting is checked before anything changes, so a bad .env leaves the databases alone
         seeds = seeded_passwords(environ)
         url = store_url(environ)
+        users = configured_users(environ)
         passwords_setting = environ.get(PASSWORDS_FILE_SETTING, "").strip()
-        if seeds and not passwords_setting:
-            raise ValueError(f"{PASSWORDS_FILE_SETTING} is not set: nowhere to seed the passwords")
+        if users and not passwords_setting:
+            raise ValueError(f"{PASSWORDS_FILE_SETTING} is not set: nowhere to put the users' passwords")
         passwords_file = Path(passwords_setting)
-        if seeds:
+        if users:
             read_passwords(passwords_file)  # an unreadable file is refused now, not after the migrations
     except ValueError as exc:
         print(f"airflow-init: {exc}", file=sys.stderr)
@@ -114,9 +120,10 @@ def main(environ: Optional[Mapping[str, str]] = None) -> int:
     subprocess.run(["airflow", "db", "migrate"], check=True)
     print("airflow-init: migrating the hub store", flush=True)
     migrate_store(url)
-    if seeds:
-        changed = write_passwords(passwords_file, seeds)
-        print(f"airflow-init: passwords of {sorted(seeds)} {'seeded' if changed else 'already current'}", flush=True)
+    if users:
+        changed = write_passwords(passwords_file, seeds, users)
+        print(f"airflow-init: passwords seeded from .env {changed['seeded']}, generated {changed['generated']} "
+              f"(in {passwords_file})", flush=True)
     print("airflow-init: done", flush=True)
     return 0
 
