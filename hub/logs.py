@@ -39,7 +39,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 from urllib.parse import quote, quote_plus
 
 FORMAT_ENV, LEVEL_ENV = "HUB_LOG_FORMAT", "HUB_LOG_LEVEL"
@@ -213,7 +213,12 @@ class SecretRegistry:
             stamp = path.stat().st_mtime_ns
         except OSError:
             stamp = None
-        connections = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")))
+        # checked for every record: os.environ's own raw mapping, as decoding all of it costs ~1 ms
+        raw = getattr(os.environ, "_data", None)
+        if isinstance(raw, dict):
+            connections = tuple(sorted((k, v) for k, v in raw.items() if k.startswith(b"AIRFLOW_CONN_")))
+        else:
+            connections = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")))
         notify = sys.modules.get("hub.notify.redact")
         robot_keys = frozenset(getattr(getattr(notify, "_FILTER", None), "_secrets", ()))
         return connections, str(path), stamp, robot_keys
@@ -231,7 +236,7 @@ class SecretRegistry:
             connections, path, stamp, robot_keys = state
             values = set(self._explicit) | set(robot_keys)
             for _, value in connections:
-                values.update(_env_connection_secrets(value))
+                values.update(_env_connection_secrets(os.fsdecode(value)))
             if stamp is not None:
                 values.update(_file_secrets(Path(path)))
             forms = {form for value in values for form in secret_forms(value)}
@@ -250,22 +255,32 @@ def register_secret(*values: Optional[str]) -> None:
     SECRETS.add(*values)
 
 
-def redact(text: str) -> str:
+Mask = Callable[[str], str]
+
+
+def masker() -> Mask:
+    """Masks the secrets known now (sources are checked once: take one per record, not per string)."""
     pattern = SECRETS.pattern()
-    return pattern.sub(MASK, text) if pattern is not None and text else text
+    if pattern is None:
+        return lambda text: text
+    return lambda text: pattern.sub(MASK, text) if text else text
 
 
-def _redact_value(value: Any) -> Any:
+def redact(text: str) -> str:
+    return masker()(text)
+
+
+def _redact_value(value: Any, mask: Mask) -> Any:
     """``value`` with secrets masked in its strings; the very same object when there was none."""
     if isinstance(value, str):
-        masked = redact(value)
+        masked = mask(value)
         return value if masked == value else masked
     if isinstance(value, Mapping):
-        items = [(_redact_value(k), _redact_value(v)) for k, v in value.items()]
+        items = [(_redact_value(k, mask), _redact_value(v, mask)) for k, v in value.items()]
         same = all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items()))
         return value if same else dict(items)
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_redact_value(v) for v in value]
+        items = [_redact_value(v, mask) for v in value]
         return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
     return value
 
@@ -304,23 +319,21 @@ class RedactingFilter(logging.Filter):
     handlers then see it masked as well, and records without a secret stay as they came."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if SECRETS.pattern() is None:
-            return True
+        mask = masker()
         message = _message(record)
-        masked = redact(message)
-        if masked != message:
-            record.msg, record.args = masked, ()
+        if mask(message) != message:
+            record.msg, record.args = mask(message), ()
         if record.exc_info and not record.exc_text:
             text = logging.Formatter().formatException(record.exc_info)
-            if redact(text) != text:
-                record.exc_text = redact(text)
+            if mask(text) != text:
+                record.exc_text = mask(text)
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = mask(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = mask(record.stack_info)
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS:
-                record.__dict__[key] = _redact_value(value)
+                record.__dict__[key] = _redact_value(value, mask)
         return True
 
 
@@ -332,16 +345,16 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, mask: Mask) -> Any:
     if isinstance(value, str):
-        return redact(_printable(value))
+        return mask(_printable(value))
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, Mapping):
-        return {redact(_printable(str(k))): _jsonable(v) for k, v in value.items()}
+        return {mask(_printable(str(k))): _jsonable(v, mask) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    return redact(_printable(str(value)))
+        return [_jsonable(v, mask) for v in value]
+    return mask(_printable(str(value)))
 
 
 class JsonFormatter(logging.Formatter):
@@ -362,7 +375,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and key not in _IGNORED_EXTRAS and key not in line:
                 line[key] = value
         # every string is masked before serializing: masking the JSON text could cut an escape in two
-        return json.dumps(_jsonable(line), ensure_ascii=True)
+        return json.dumps(_jsonable(line, masker()), ensure_ascii=True)
 
 
 class TextFormatter(logging.Formatter):

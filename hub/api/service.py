@@ -115,9 +115,9 @@ class Ingress:
             raise ApiError(422, "SUPPLIER_MISMATCH", f"supplier_id {str(supplier)[:64]!r} is not the partner "
                                                      f"{partner_id} this request is authenticated for")
         document = {**{k: v for k, v in payload.items() if k != "source"}, "supplier_id": partner_id}
-        _shape(_SHIPMENT_NOTICE, document)
+        notice = _shape(_SHIPMENT_NOTICE, document)
         delivery_id = f"{partner_id}:{_delivery_id(body, idempotency_key)}"
-        with log_context(doc_key=f"ShipmentNotice:{document.get('asn_number')}"):
+        with log_context(doc_key=f"ShipmentNotice:{notice.business_key}"):
             return self._store(SUPPLIER, "asn", delivery_id, body, payload, partner=partner_id)
 
     # ----------------------------------------------------------------------- storing

@@ -110,3 +110,7 @@ def test_demo_story_on_celery_workers_prints_the_embedded_table_and_cleans_up(tm
                 for w in ("airflow-worker-1.log", "airflow-worker-2.log")]
     assert min(received) > 0 and sum(received) >= ran[0], received
     assert processes_of(var) == []
+    from hub.logs import find_secrets_in_logs
+
+    # the secrets of every Connection, the JWT secret included, stay out of every component's log
+    assert find_secrets_in_logs(var) == []

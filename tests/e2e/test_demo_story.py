@@ -53,7 +53,8 @@ def table(stdout: str) -> dict[str, tuple[int, str]]:
 
 def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     base = free_port_base()
-    first = run_demo(tmp_path / "var", base)
+    # with JSON logs (issue 9): they are checked for context and secrets at the end
+    first = run_demo(tmp_path / "var", base, HUB_LOG_FORMAT="json")
     assert first.returncode == 0, first.stderr[-3000:]
     counts = table(first.stdout)
     assert counts["master data pulled (ERP)"] == (7, "2 supplier(s), 4 material(s), 1 BOM(s)")
@@ -119,3 +120,26 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     assert on_u9.returncode == 0, on_u9.stderr[-3000:]
     assert "u9 :" in on_u9.stderr and "kingdee :" not in on_u9.stderr
     assert table(on_u9.stdout) == counts
+
+    assert_logs_are_json_with_context_and_hold_no_secret(tmp_path / "var", first.stdout + first.stderr)
+
+
+def assert_logs_are_json_with_context_and_hold_no_secret(var: Path, printed: str) -> None:
+    """Issue 9: no configured secret (var/secrets.json and Airflow's login passwords, raw or
+    percent-encoded) in any log the demo wrote, nor in what it printed; the ingress API's log is
+    JSON lines with the event's source and sha256; Airflow's task log carries the flows' context."""
+    import json
+
+    from hub.airflow_auth import passwords
+    from hub.logs import find_secrets_in, find_secrets_in_logs, log_files, secret_forms
+
+    assert find_secrets_in_logs(var) == []
+    logins = {f"airflow password of {user}": value for user, value in passwords(var / "airflow").items()}
+    assert find_secrets_in(log_files(var), logins) == []
+    secrets = {**json.loads((var / "secrets.json").read_text()), **logins}
+    assert [name for name, value in secrets.items() if any(form in printed for form in secret_forms(value))] == []
+    ingress = [json.loads(line) for line in (var / "logs" / "ingress-api.log").read_text().splitlines()]
+    stored = [line for line in ingress if line["logger"] == "hub.api" and "stored as event" in line["message"]]
+    assert stored and all(line["partner"] in ("jiandaoyun", "wms") and len(line["sha256"]) == 64 for line in stored)
+    assert "doc_key=ShipmentNotice:SUP-001/" in (var / "logs" / "dags.log").read_text()
+
