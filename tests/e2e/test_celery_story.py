@@ -112,5 +112,5 @@ def test_demo_story_on_celery_workers_prints_the_embedded_table_and_cleans_up(tm
     assert processes_of(var) == []
     from hub.logs import find_secrets_in_logs
 
-    # the secrets of every Connection, the JWT secret included, stay out of every component's log
+    # the simulators' and Connections' secrets stay out of every component's log (var/secrets.json)
     assert find_secrets_in_logs(var) == []
