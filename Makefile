@@ -46,3 +46,4 @@ bench: $(SPEEDUPS_STAMP)
 	$(VENV)/bin/python bench/erp_sync.py
 	$(VENV)/bin/python bench/mrp.py
 	$(VENV)/bin/python bench/trace.py
+	$(VENV)/bin/python bench/e2e_latency.py
