@@ -11,7 +11,10 @@ from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, schedule
     default_args=DEFAULT_ARGS, tags=["alerts", "notifications"],
     doc_md="""
 Every 15 minutes: outbox targets (ERP, WMS, MES, supplier SFTP) with pushes undelivered past their
-SLA (`mappings/alerting.yaml` `push_sla_minutes`) raise `PUSH_FAILING`; open alerts not
+SLA (`mappings/alerting.yaml` `push_sla_minutes`) raise `PUSH_FAILING`; feeds gone quiet raise
+`FEED_QUIET` - a partner's inbound message not seen for its profile's `expect.max_quiet_hours`
+(default a week), the ERP, MES or WMS not pulled successfully for `feed_quiet_hours` - and it is
+resolved here once the feed speaks again; open alerts not
 acknowledged by their due time move to the next party of their escalation chain; every open
 alert not yet told at its level is sent to its party's channels (e-mail, DingTalk, WeCom; the
 Connections named in `mappings/alerting.yaml`). Nothing is sent twice (the audit log keeps each

@@ -10,9 +10,10 @@ from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, schedule
     deadline=run_deadline(30),
     default_args=DEFAULT_ARGS, tags=["supplier", "edifact", "x12", "sftp", "acks"],
     doc_md="""
-Per partner: uploads the CONTRL / 997 / 999 the inbound flow queued for each interchange the
-partner sent (and any other pending outbox file for that partner) to the partner's SFTP
-`in/` folder, registering each interchange sent. Then, once for all partners: every
+Per partner (one mapped task each, labelled with the partner id): uploads the CONTRL / 997 /
+999 the inbound flow queued for each interchange the partner sent (and any other pending outbox
+file for that partner) to the partner's SFTP `in/` folder, registering each interchange sent.
+Then, once for all partners: every
 interchange we sent that the partner has not acknowledged by its deadline (profile
 `acks.deadline_hours`, default 24 h) is marked `overdue` and raises an `EDI_NOT_ACKNOWLEDGED`
 Alert for the partner; a late ack resolves it. Acks of delivery schedules (DELFOR / 830) are
@@ -29,7 +30,7 @@ def supplier_acks():
 
         return tasks.partner_ids()
 
-    @task
+    @task(map_index_template="{{ task.op_kwargs['partner_id'] }}")
     @classified
     def deliver_acks(partner_id: str):
         from hub import tasks

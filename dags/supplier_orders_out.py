@@ -12,9 +12,9 @@ from hub.airflow_support import DEFAULT_ARGS, classified, run_deadline, schedule
     doc_md="""
 For every partner profile (`mappings/partners/*.yaml`) writes one ORDERS interchange per
 purchase order version (control number from the partner's counter, never reused) and uploads
-it to the partner's SFTP `in/` folder (temp name, then rename). One mapped task per partner:
-one bad supplier is one red task. **On failure**: `SFTP_HOST_KEY` / `SFTP_AUTH` = check the
-partner's Connection; messages stay in the outbox and go out on the next run.
+it to the partner's SFTP `in/` folder (temp name, then rename). One mapped task per partner,
+labelled with the partner id: one bad supplier is one red task. **On failure**: `SFTP_HOST_KEY` /
+`SFTP_AUTH` = check the partner's Connection; messages stay in the outbox and go out on the next run.
 """,
 )
 def supplier_orders_out():
@@ -25,7 +25,7 @@ def supplier_orders_out():
 
         return tasks.partner_ids()
 
-    @task
+    @task(map_index_template="{{ task.op_kwargs['partner_id'] }}")
     @classified
     def send_orders(partner_id: str):
         from hub import tasks

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import sys
 from typing import Any, Callable
 
 from hub.errors import HubError, RetriableError
@@ -62,17 +63,47 @@ def deadline_missed(context: Any = None, **kwargs: Any) -> None:
 
     ``context`` is what Airflow hands deadline callbacks (the DAG run as the REST API shows it and
     the deadline); ``kwargs`` are the ones :func:`run_deadline` stored with the DAG."""
+    import logging
+
     from collaboration.alerts.config import load_config
     from hub.notify.airflow_notifier import deadline_alert, raise_and_tell
 
+    state = str(((context or {}).get("dag_run") or {}).get("state") or "")
+    if state in ("success", "failed"):
+        # Airflow 3.3 may still fire the deadline of a run that ended before it (apache/airflow#60927):
+        # a failed run has its PIPELINE_FAILED alert already, a finished one missed nothing
+        logging.getLogger(__name__).info("deadline of a run already %s: no alert", state)
+        return
     config = load_config()
     raise_and_tell(deadline_alert(context or {}, config, allowed=kwargs.get("allowed")), config)
+
+
+#: ``off``: DAG files carry no run deadline (see ``run_deadline``)
+DEADLINES_SETTING = "HUB_RUN_DEADLINES"
+
+
+def parsed_for_dag_test() -> bool:
+    """Is this process one that runs DAGs with ``dag.test()``: ``airflow dags test`` or the demo's
+    ``python -m hub.dag_runner``?
+
+    Airflow 3.3.2's ``dag.test()`` crashes at the end of every successful run of a DAG that has a
+    deadline (apache/airflow#73428: its in-memory scheduler DAG holds the encoded alerts where the
+    scheduler's holds their ids), so a DAG parsed there must carry none. Nothing is lost: only the
+    scheduler evaluates deadlines, ``dag.test()`` never would."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name == "hub.dag_runner":
+        return True
+    return sys.argv[1:3] == ["dags", "test"]
 
 
 def run_deadline(minutes: float) -> Any:
     """A ``DeadlineAlert``: a run not finished ``minutes`` after it was queued raises
     ``RUN_DEADLINE_MISSED`` (one alert per DAG, refreshed by the next miss). The scheduler notices the
-    miss and runs :func:`deadline_missed` on the executor; ``dag.test()`` never does."""
+    miss and runs :func:`deadline_missed` on the executor. ``None`` (no deadline) where DAGs run
+    through ``dag.test()`` (:func:`parsed_for_dag_test`) or with ``HUB_RUN_DEADLINES=off``."""
+    if parsed_for_dag_test() or os.environ.get(DEADLINES_SETTING, "").strip().lower() == "off":
+        return None
     from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
 
     return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=dt.timedelta(minutes=minutes),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -18,7 +19,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +162,114 @@ def apply_environment(var: Path | None = None, ports: Ports | None = None) -> di
     return {key: os.environ[key] for key in env}
 
 
+# ----------------------------------------------------------------------------- .env
+#: where `make up` finds the plant's real Connections; HUB_ENV_FILE points elsewhere
+ENV_FILE_SETTING = "HUB_ENV_FILE"
+#: what `make up` takes from a .env: Connections and the hub's own settings, nothing that changes how
+#: programs run (PATH, LD_PRELOAD, AIRFLOW__...). The same file carries docker compose's settings
+#: (.env.example): those lines are checked like the others, then left to compose.
+ENV_FILE_PREFIXES = ("AIRFLOW_CONN_", "HUB_")
+ENV_FILE_CODE = "ENV_FILE_INVALID"
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_DOUBLE_QUOTED_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "$": "$"}
+
+
+def env_file_path() -> Path:
+    return Path(os.environ.get(ENV_FILE_SETTING) or REPO_ROOT / ".env")
+
+
+def _env_value(raw: str, key: str, where: str) -> str:
+    r"""The value after ``=``: bare (a `` #`` starts a comment), 'single' (literal) or "double" (\\ \" \n \t
+    \$ escapes); anything after a closing quote but a comment is an error. Never echoed in errors."""
+    from hub.errors import FatalError
+
+    if not raw or raw[0] not in "'\"":
+        return re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
+    quote_char, out, i = raw[0], [], 1
+    while i < len(raw):
+        char = raw[i]
+        if char == quote_char:
+            rest = raw[i + 1:].strip()
+            if rest and not rest.startswith("#"):
+                raise FatalError(ENV_FILE_CODE, f"{key}: text after the closing quote (only a # comment may "
+                                                f"follow)", where)
+            return "".join(out)
+        if char == "\\" and quote_char == '"' and i + 1 < len(raw):
+            escaped = _DOUBLE_QUOTED_ESCAPES.get(raw[i + 1])
+            if escaped is None:
+                raise FatalError(ENV_FILE_CODE, f"{key}: unknown escape \\{raw[i + 1]} in a double-quoted value",
+                                 where)
+            out.append(escaped)
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    raise FatalError(ENV_FILE_CODE, f"{key}: the value's {quote_char} quote is not closed on this line "
+                                    f"(values are one line)", where)
+
+
+def parse_env_file(text: str, display: str = ".env") -> dict[str, str]:
+    """The ``AIRFLOW_CONN_*`` and ``HUB_*`` lines of a .env as a dict, empty values left out
+    (``.env.example`` lists every Connection with none); other keys are skipped. Comments, blank lines
+    and an ``export`` prefix are allowed; a line that is none of these, a key set twice, an unclosed
+    quote or a NUL is ``FatalError ENV_FILE_INVALID`` at ``display:line``, naming the key but never a
+    value.
+
+    Written here rather than taken from python-dotenv: its loader warns and goes on past a
+    malformed line, lets a repeated key win silently and expands ``${VAR}`` inside values."""
+    from hub.errors import FatalError
+
+    values: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    # "\n" only: str.splitlines would also break at form feeds and other separators an editor shows inline
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        where = f"{display}:{number}"
+        if "\x00" in line:
+            raise FatalError(ENV_FILE_CODE, "a NUL byte", where)
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            raise FatalError(ENV_FILE_CODE, "not a KEY=VALUE line (KEY: letters, digits and _, not starting "
+                                            "with a digit)", where)
+        key, raw = match.groups()
+        if key in first_line:
+            raise FatalError(ENV_FILE_CODE, f"{key} is set twice (first on line {first_line[key]})", where)
+        first_line[key] = number
+        value = _env_value(raw, key, where)
+        if value and key.startswith(ENV_FILE_PREFIXES):
+            values[key] = value
+    return values
+
+
+def load_env_file(path: Path | None = None) -> dict[str, str]:
+    """The .env's values put into ``os.environ`` where the environment does not set them already (a
+    variable exported in the shell wins); what was applied, to hand on to the services. No file: ``{}``."""
+    from hub.errors import FatalError
+
+    path = path or env_file_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if os.environ.get(ENV_FILE_SETTING):  # named on purpose: its absence is a mistake
+            raise FatalError(ENV_FILE_CODE, "the file HUB_ENV_FILE names does not exist", str(path)) from None
+        return {}
+    except OSError as exc:
+        raise FatalError(ENV_FILE_CODE, f"unreadable ({type(exc).__name__})", str(path)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise FatalError(ENV_FILE_CODE, "not UTF-8", f"{path}:{line}") from None
+    applied = {}
+    for key, value in parse_env_file(text, str(path)).items():
+        os.environ.setdefault(key, value)
+        applied[key] = os.environ[key]
+    return applied
+
+
 def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 30) -> None:
     """Block until the service accepts connections; fail with its exit code if it died."""
     deadline = time.monotonic() + timeout
@@ -186,11 +295,15 @@ def service_names(ports: Ports) -> list[str]:
 
 
 @contextmanager
-def services(var: Path, ports: Ports, log_dir: Path | None = None) -> Iterator[dict[str, subprocess.Popen]]:
-    """Start the simulators and the SFTP server as child processes; stop them on exit."""
+def services(var: Path, ports: Ports, log_dir: Path | None = None,
+             overrides: Mapping[str, str] | None = None) -> Iterator[dict[str, subprocess.Popen]]:
+    """Start the simulators and the SFTP server as child processes; stop them on exit.
+
+    ``overrides`` (a .env's values, :func:`load_env_file`) win over the simulator settings, so the
+    ingress API talks to the plant's real systems as the DAGs do."""
     log_dir = log_dir or var / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **environment(var, ports)}
+    env = {**os.environ, **environment(var, ports), **(overrides or {})}
     from hub.erp import configured_system
 
     # the plant's ERP (HUB_ERP): one simulator, the other ERP is not there, as in a real plant

@@ -214,9 +214,9 @@ def publish_purchase_tasks(supplier_id: str) -> dict:
 
     with _store() as store:
         orders = _portal_orders(store, supplier_id)
-    forms = JiandaoyunForms()
-    for po in orders:
-        forms.publish_purchase_task(po)
+    with JiandaoyunForms() as forms:
+        for po in orders:
+            forms.publish_purchase_task(po)
     return {"purchase_tasks": len(orders)}
 
 

@@ -113,25 +113,31 @@ def raise_and_tell(alert: "Alert", config: "AlertingConfig", *, channels: Option
     now = now or dt.datetime.now(dt.timezone.utc)
     channels = channels or DEFAULT_CHANNELS
     results: list = []
+    sent = False
 
     def send(to_send: "Alert", level: int) -> list:
+        nonlocal sent
+        sent = True
         results.extend(notify(to_send, config=config, channels=channels, level=level))
         return results
 
+    store = None
     try:
         from canonical_model.store import open_store
 
         store = open_store()
-    except Exception as exc:  # noqa: BLE001 - the store down must not swallow the alert
-        log.error("alert %s not stored (store unreachable: %s); sending it anyway", alert.alert_id,
-                  type(exc).__name__)
-        return notify(alert, config=config, channels=channels)
-    try:
         with store.session() as session:
             stored, _ = raise_alert(session, alert, now=now, actor=ACTOR, config=config)
             notify_once(session, stored, now=now, config=config, notifier=send)
+    except Exception as exc:  # noqa: BLE001 - the store down (or locked) must not swallow the alert
+        # the class only: a driver's message may quote the database URL with its password
+        log.error("alert %s not stored (%s)%s", alert.alert_id, type(exc).__name__,
+                  "" if sent else "; sending it anyway")
+        if not sent:
+            return notify(alert, config=config, channels=channels)
     finally:
-        store.dispose()
+        if store is not None:
+            store.dispose()
     return results
 
 
