@@ -59,6 +59,7 @@ check the partner's Connection; otherwise `hub quarantine list`.
 )
 def supplier_inbound():
     @task
+    @classified
     def partners():
         from hub import tasks
 
@@ -87,6 +88,7 @@ def supplier_inbound():
 
     # all_done: an idle (skipped) or broken (failed) partner must not hold up the others' files
     @task(trigger_rule="all_done")
+    @classified
     def pending_files():
         from hub import tasks
 

@@ -426,6 +426,9 @@ def configure_logging(default_level: Optional[str] = None) -> logging.Handler:
     level = _level(default_level)
     if level is not None:
         root.setLevel(level)
+    # without a chosen level the handler shows what Python's last-resort handler showed before it
+    # existed (warnings and errors): libraries that set their own loggers to INFO (alembic) stay quiet
+    handler.setLevel(level if level is not None else logging.WARNING)
     if wanted not in ("", "json", "text"):
         logging.getLogger("hub.logs").warning("%s=%r is neither json nor text; logging text", FORMAT_ENV, wanted)
     if os.environ.get(LEVEL_ENV, "").strip() and _level(None) is None:

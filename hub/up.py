@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub import runtime
+from hub import airflow_auth, runtime
 from hub.errors import HubError
 
 
@@ -42,6 +42,9 @@ def run() -> int:
     logs = var / "logs"
     api_port = os.environ.setdefault("AIRFLOW__API__PORT", "8080")
     os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # the embedded default is not a public server
+    # the task runners find the api-server here; Airflow's default assumes port 8080
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://127.0.0.1:{api_port}/execution/")
+    airflow_auth.seed_passwords(var / "airflow")  # else Airflow generates them and prints them to its log
     airflow_bin = Path(sys.executable).with_name("airflow")
     # standalone starts its components as `airflow ...` found on PATH: make it this venv's
     os.environ["PATH"] = f"{airflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"

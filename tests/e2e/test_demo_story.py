@@ -111,7 +111,7 @@ def test_demo_story_runs_through_airflow_and_is_idempotent(tmp_path: Path):
     assert whatif.returncode == 0, whatif.stderr
     assert "MO-2026-0003" in whatif.stdout and "1 production order affected" in whatif.stdout
 
-    second = run_demo(tmp_path / "var", base)
+    second = run_demo(tmp_path / "var", base, HUB_LOG_FORMAT="json")
     assert second.returncode == 0, second.stderr[-3000:]
     assert table(second.stdout) == counts
 
