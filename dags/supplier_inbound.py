@@ -9,10 +9,11 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from adapters.sftp.arrivals import ASSET_URI, SftpArrivalTrigger
 from hub.airflow_support import DEFAULT_ARGS, classified, scheduled
 
-#: how long one run waits for a partner's first file. Short: the arrival watcher starts a run
-#: when files are there, so a run that waits long only delays the next one (one run at a time).
-#: AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS (or the Variable) overrides it.
-WAIT_SECONDS = 30
+#: how long one run waits for a partner's first file: not at all by default - the arrival watcher
+#: starts a run when files are there, and a run waiting for an idle partner would hold up the
+#: files of the others (and the next run: one at a time). AIRFLOW_VAR_HUB_SFTP_WAIT_SECONDS (or
+#: the Variable) sets a window, waited in the triggerer.
+WAIT_SECONDS = 0
 
 
 @dag(
@@ -32,9 +33,9 @@ It emits `hub://canonical/shipment_notices` when it stored ASNs, which starts
 
 Per partner (mapped task group `per_partner`, one instance per partner profile):
 
-1. `wait_for_files`: deferrable sensor - the waiting happens in the triggerer (asyncssh poll of
-   the partner's `out/` folder), no worker is held. Nothing ready within the window: the
-   partner's instance is **skipped**, not failed.
+1. `wait_for_files`: one look at the partner's `out/` folder; files ready: go on. Nothing ready:
+   the partner's instance is **skipped**, not failed - or, with a window set (Variable
+   `hub_sftp_wait_seconds`), it defers and the triggerer waits (asyncssh poll), no worker held.
 2. `collect`: one SSH session: files older than the profile's minimum age and not still
    growing are streamed into the raw archive (sha256) and the inbox ledger, then moved to
    `archive/` (or deleted, per profile) on the server. Unsafe file names are quarantined as

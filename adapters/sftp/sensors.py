@@ -1,8 +1,8 @@
 """Airflow sensor that waits for a partner's SFTP inbox without holding a worker.
 
 ``execute`` looks once (one SFTP listing): files already ready - the usual case when an arrival
-event started the run - are the outcome at once, without a round trip through the triggerer.
-Otherwise it defers to :class:`adapters.sftp.triggers.SftpInboxTrigger`; the worker slot is
+event started the run - are the outcome at once, without a round trip through the triggerer;
+with a window of 0 seconds, so is "nothing ready" (skipped). Otherwise it defers to :class:`adapters.sftp.triggers.SftpInboxTrigger`; the worker slot is
 released until the trigger fires, and ``execute_complete`` turns the event into the task's outcome:
 
 * files ready -> success; the XCom value is the small event payload (paths, sizes, mtimes);
@@ -63,10 +63,12 @@ class SftpInboxSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         from adapters.sftp.triggers import SftpInboxTrigger
 
-        ready = self.ready_now()
-        if ready is not None:
-            return outcome(ready, soft_fail=self.soft_fail)
         window = self.window_seconds()
+        look = self.first_look()
+        # files there: done; nothing there and no window to wait (the arrival watcher starts the
+        # runs): done too, skipped; the look failed: the trigger reports it as it always did
+        if look is not None and (look["status"] == "ready" or window <= 0):
+            return outcome(look, soft_fail=self.soft_fail)
         self.defer(
             # plain types only: trigger kwargs are serialised into the metadata database
             trigger=SftpInboxTrigger(sftp_conn_id=str(self.sftp_conn_id),
@@ -78,9 +80,10 @@ class SftpInboxSensor(BaseSensorOperator):
             timeout=dt.timedelta(seconds=window + _GRACE_SECONDS),
         )
 
-    def ready_now(self) -> dict[str, Any] | None:
-        """The trigger's "ready" event if files are ready now; None when there are none or the look
-        failed (the trigger then waits, retries and reports errors exactly as without this look)."""
+    def first_look(self) -> dict[str, Any] | None:
+        """What the trigger would report right now: its "ready" event, or "timeout" when nothing is
+        ready; None when the look failed (the trigger then waits, retries and reports errors
+        exactly as without this look)."""
         from adapters.sftp.config import SftpConfig
         from adapters.sftp.hook import SftpHook
         from hub.errors import HubError
@@ -95,7 +98,8 @@ class SftpInboxSensor(BaseSensorOperator):
             self.log.info("first look at the inbox failed (%s); waiting in the triggerer", error.code)
             return None
         if not listing.ready and not listing.rejected:
-            return None
+            return {"status": "timeout", "sftp_conn_id": str(self.sftp_conn_id), "folder": listing.folder,
+                    "message": f"no ready file in {config.where}/{listing.folder}"}
         return {"status": "ready", "sftp_conn_id": str(self.sftp_conn_id), "folder": listing.folder,
                 "files": [{"path": f.path, "name": f.name, "size": f.size, "mtime": f.mtime} for f in listing.ready],
                 "rejected": sorted(repr(name) for name, _ in listing.rejected)}

@@ -143,10 +143,10 @@ def test_serialize_round_trips():
     assert SftpInboxTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
-def sensor(conn: str, **kwargs):
+def sensor(conn: str, wait_seconds: float = 5):
     from adapters.sftp.sensors import SftpInboxSensor
 
-    return SftpInboxSensor(task_id="wait_for_files", sftp_conn_id=conn, wait_seconds=5, **kwargs)
+    return SftpInboxSensor(task_id="wait_for_files", sftp_conn_id=conn, wait_seconds=wait_seconds)
 
 
 def test_the_sensor_takes_files_already_there_without_deferring(conn: str, tmp_path: Path):
@@ -184,3 +184,20 @@ def test_the_sensor_reports_an_unsafe_name_at_once(conn: str, tmp_path: Path):
     drop(tmp_path / "sftp", "bad\x07name.edi", age=3600)
     result = sensor(conn).execute(context={})
     assert result["files"] == [] and result["rejected"] == [repr("bad\x07name.edi")]
+
+
+def test_without_a_window_an_empty_inbox_skips_at_once(conn: str, tmp_path: Path):
+    from airflow.exceptions import AirflowSkipException
+
+    drop(tmp_path / "sftp", "DESADV_young.edi", age=0)  # not ready yet: the watcher will start a run for it
+    with pytest.raises(AirflowSkipException, match="no ready file"):
+        sensor(conn, wait_seconds=0).execute(context={})
+
+
+def test_without_a_window_a_failing_server_still_goes_to_the_trigger(conn: str, tmp_path: Path, monkeypatch):
+    from airflow.exceptions import TaskDeferred
+
+    monkeypatch.setenv("AIRFLOW_CONN_SUPPLIER_SFTP_T", os.environ["AIRFLOW_CONN_SUPPLIER_SFTP_T"].replace(
+        quote(PASSWORD, safe=""), "wrong"))
+    with pytest.raises(TaskDeferred):
+        sensor(conn, wait_seconds=0).execute(context={})
