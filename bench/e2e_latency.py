@@ -143,11 +143,16 @@ def wait_at_wms(asn_keys: dict[str, float], seen: dict[str, float], deadline: fl
     """Poll the WMS for every dropped ASN not yet seen (``WmsHook.find_inbound``): until ``done`` is
     set when given (more files are dropped meanwhile), else until all are seen; at most until the deadline."""
     from adapters.wms.hook import WmsHook
+    from hub.errors import RetriableError
 
     with WmsHook.from_conn_id() as wms:
         while time.monotonic() < deadline:
             for key in [k for k in list(asn_keys) if k not in seen]:
-                if wms.find_inbound(key) is not None:
+                try:
+                    found = wms.find_inbound(key)
+                except RetriableError:
+                    break  # the WMS blinked: look again next round, the clock keeps running
+                if found is not None:
                     seen[key] = time.monotonic()
             if done.is_set() if done is not None else len(seen) == len(asn_keys):
                 return
