@@ -219,24 +219,11 @@ def measure(executor: str, files: int, mean: float, seed: int) -> dict:
 
 # ---------------------------------------------------------------- the table
 
-def free_port_base() -> int:
-    import socket
-
-    for _ in range(50):
-        base = random.randrange(20000, 32000, 200)
-        try:
-            for offset in (1, 3, 4, 5, 11, 22, 80, 100):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise SystemExit("no free port range")
-
-
 def run_child(executor: str, args, workdir: Path) -> dict:
     out = workdir / f"{executor}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "HUB_"))}
+    from hub.runtime import free_port_base
+
     env.update(HUB_VAR_DIR=str(workdir / executor / "var"), HUB_PORT_BASE=str(free_port_base()))
     argv = [sys.executable, __file__, "--one", executor, "--files", str(args.files), "--mean", str(args.mean),
             "--seed", str(args.seed), "--out", str(out)]

@@ -7,6 +7,7 @@ same ``AIRFLOW_CONN_*`` variables a production deployment sets; none is in the c
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -49,13 +50,33 @@ class Ports:
     airflow_api: int = 8680
 
     @classmethod
+    def at(cls, base: int) -> "Ports":
+        """Every port at its offset from ``base``: 18600 -> 18601/18603/18622..., so two checkouts
+        (or a test beside a running demo) can run side by side."""
+        return cls(kingdee=base + 1, wms=base + 3, jiandaoyun=base + 4, opcenter=base + 5, u9=base + 11,
+                   sftp=base + 22, ingress=base + 100, airflow_api=base + 80)
+
+    @classmethod
     def from_env(cls) -> "Ports":
         base = os.environ.get("HUB_PORT_BASE")
-        if base:  # e.g. 18600 -> 18601/18603/18622, so two checkouts can run side by side
-            b = int(base)
-            return cls(kingdee=b + 1, wms=b + 3, jiandaoyun=b + 4, opcenter=b + 5, u9=b + 11, sftp=b + 22,
-                       ingress=b + 100, airflow_api=b + 80)
-        return cls()
+        return cls.at(int(base)) if base else cls()
+
+
+def free_port_base(tries: int = 50) -> int:
+    """A ``HUB_PORT_BASE`` whose every port (:meth:`Ports.at`) is free now: for tests and benches."""
+    import random
+
+    for _ in range(tries):
+        # below the ephemeral range (32768+), so no client socket of another process takes one meanwhile
+        base = random.randrange(20000, 32000, 200)
+        try:
+            for port in dataclasses.astuple(Ports.at(base)):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range found")
 
 
 def var_dir() -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo_story import REPO, free_port_base, table
+from hub.runtime import free_port_base
+from tests.e2e.test_demo_story import REPO, table
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

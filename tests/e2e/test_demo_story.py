@@ -2,31 +2,16 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from hub.runtime import free_port_base
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port_base() -> int:
-    """A base whose service ports are free (hub.runtime.Ports: simulators, SFTP, ingress API)."""
-    for _ in range(50):
-        # below the ephemeral range (32768+), so no client socket of another process can hold them
-        base = random.randrange(20000, 32000, 200)
-        try:
-            for offset in (1, 3, 4, 5, 11, 22, 80, 100):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port range")
 
 
 def hub(var: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:

@@ -143,16 +143,6 @@ def _free(port: int) -> bool:
     return True
 
 
-def _free_port_base() -> int:
-    """A HUB_PORT_BASE whose every derived port (runtime.Ports.from_env) is free now."""
-    for _ in range(50):
-        # below the ephemeral range (32768+), so no client socket of another process takes one meanwhile
-        base = random.randrange(20000, 32000, 200)
-        if all(_free(base + offset) for offset in (1, 3, 4, 5, 11, 22, 80, 100)):
-            return base
-    raise RuntimeError("no free port range found")
-
-
 def _wait(what: str, check, deadline: float, process: subprocess.Popen, log: Path):
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -262,7 +252,7 @@ def test_hub_up_serves_every_dag_passes_doctor_and_sigterm_stops_everything(tmp_
 
 
 def _find_ports() -> tuple[int, int]:
-    base = _free_port_base()
+    base = runtime.free_port_base()
     while True:
         api_port = random.randrange(20000, 32000)
         if _free(api_port) and not base <= api_port <= base + 100:
