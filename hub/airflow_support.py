@@ -87,9 +87,10 @@ def parsed_for_dag_test() -> bool:
     ``python -m hub.dag_runner``?
 
     Airflow 3.3.2's ``dag.test()`` crashes at the end of every successful run of a DAG that has a
-    deadline (apache/airflow#73428: its in-memory scheduler DAG holds the encoded alerts where the
-    scheduler's holds their ids), so a DAG parsed there must carry none. Nothing is lost: only the
-    scheduler evaluates deadlines, ``dag.test()`` never would."""
+    deadline (seen here: ``StatementError ... 'dict' object has no attribute 'hex'`` selecting from
+    ``deadline_alert``; its in-memory scheduler DAG holds the encoded alerts where the scheduler's
+    holds their ids; no upstream issue found for it), so a DAG parsed there must carry none.
+    Nothing is lost: only the scheduler evaluates deadlines, ``dag.test()`` never would."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None and spec.name == "hub.dag_runner":

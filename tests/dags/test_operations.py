@@ -157,7 +157,7 @@ def _run_context(run_id: str, state: str = "running") -> dict:
 
 def test_dag_test_processes_and_the_switch_leave_the_deadline_off(monkeypatch):
     """Airflow 3.3.2's dag.test() crashes on a successful run of a DAG with a deadline
-    (apache/airflow#73428): the demo's runner and `airflow dags test` parse the DAGs without one."""
+    (Airflow 3.3.2, seen here; hub.airflow_support.parsed_for_dag_test): the demo's runner and `airflow dags test` parse the DAGs without one."""
     import types
 
     from hub import airflow_support
