@@ -307,11 +307,31 @@ def run_checks(timeout: float) -> Iterator[CheckRow]:
 # --------------------------------------------------------------------------- the command
 
 
+def use_local_connections() -> None:
+    """The Connections ``make up`` / ``make demo`` hand their processes, for a shell beside them: the
+    ``.env`` first, then - where this machine's embedded default exists (``var/secrets.json``) - the
+    simulators' Connections for what is still open. A variable set in the shell always wins."""
+    from hub import runtime
+    from hub.errors import HubError
+
+    try:
+        runtime.load_env_file()
+    except HubError as exc:
+        typer.echo(exc.as_line(), err=True)
+        raise typer.Exit(2)
+    var = runtime.var_dir()
+    if (var / "secrets.json").is_file():
+        runtime.apply_environment(var, runtime.Ports.from_env())
+        typer.echo(f"Connections not set in the environment: the embedded default's ({var})", err=True)
+
+
+
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per row instead of the table."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds per connect/read (at most)."),
 ) -> None:
     """Check every configured Connection: ERP login and read, Opcenter, Jiandaoyun, WMS, partners' SFTP."""
+    use_local_connections()
     rows = list(run_checks(timeout))
     if as_json:
         for row in rows:

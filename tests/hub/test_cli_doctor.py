@@ -110,6 +110,8 @@ def plant(simulators, tmp_path: Path, monkeypatch):
     partners = tmp_path / "partners"
     shutil.copytree(PARTNER_DIR, partners)
     monkeypatch.setenv("HUB_PARTNER_DIR", str(partners))
+    # no embedded default on this "machine": only the Connections set here count
+    monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("HUB_ERP", "kingdee")
     monkeypatch.setenv("AIRFLOW_CONN_KINGDEE_DEFAULT", kingdee_uri(simulators["kingdee"]))
     monkeypatch.setenv("AIRFLOW_CONN_OPCENTER_DEFAULT", opcenter_json(simulators["opcenter"]))
@@ -289,6 +291,30 @@ def test_missing_connection_is_skipped_not_failed(plant, monkeypatch, tmp_path: 
     assert rows_of(result)[("wms_default", "connection")] == {
         "connection": "wms_default", "system": "wms", "check": "connection", "result": "skip",
         "detail": "not configured (AIRFLOW_CONN_WMS_DEFAULT)"}
+
+
+def test_the_embedded_default_fills_only_what_the_shell_leaves_open(plant, monkeypatch, tmp_path: Path):
+    # `make up` in one terminal, `hub doctor` in another: the doctor finds the simulators'
+    # Connections through var/secrets.json; a Connection set in the shell still wins
+    from hub import runtime
+
+    var = tmp_path / "var"
+    runtime.load_secrets(var)  # what make up / make demo leave on the machine
+    monkeypatch.delenv("AIRFLOW_CONN_WMS_DEFAULT")
+    monkeypatch.setenv("HUB_PORT_BASE", str(runtime.free_port_base()))  # nothing listens there
+    saved = dict(os.environ)
+    try:
+        result = run("--json")
+    finally:  # the embedded default's settings must not leak into the other tests
+        os.environ.clear()
+        os.environ.update(saved)
+    rows = rows_of(result)
+    assert rows[("wms_default", "read")]["result"] == "FAIL"  # looked up, its simulator is not running
+    assert rows[("kingdee_default", "read")]["result"] == "ok"  # the shell's own Connection, untouched
+    assert result.exit_code == 1
+    assert_no_secret(result.output)
+    secrets = runtime.load_secrets(var)
+    assert not [name for name, value in secrets.items() if value in result.output]
 
 
 def test_two_partners_sharing_one_connection_are_both_checked(plant):
