@@ -379,8 +379,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT)
+    def __init__(self, fmt: str = TEXT_FORMAT) -> None:
+        super().__init__(fmt)
 
     def format(self, record: logging.LogRecord) -> str:
         # on a copy whose message is already formatted: bad arguments must not lose the record
@@ -419,7 +419,10 @@ def configure_logging(default_level: Optional[str] = None) -> logging.Handler:
     handler = _StderrHandler()
     handler.hub_handler = True  # type: ignore[attr-defined]
     wanted = os.environ.get(FORMAT_ENV, "").strip().lower()
-    handler.setFormatter(JsonFormatter() if wanted == "json" else TextFormatter())
+    # the CLI's text is its user interface (stderr: WHERE: CODE message): a log record there reads as
+    # Python's last-resort handler printed it before, the bare message; services get time and logger
+    plain = TextFormatter("%(message)s") if default_level is None else TextFormatter()
+    handler.setFormatter(JsonFormatter() if wanted == "json" else plain)
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)

@@ -34,6 +34,13 @@ def output(monkeypatch, tmp_path, capsys):
     root = logging.getLogger()
     level = root.level
     monkeypatch.setenv("HUB_VAR_DIR", str(tmp_path / "var"))
+    # the process-wide registries start empty: secrets earlier tests registered (a password "wrong")
+    # would mask words of these tests' messages
+    import hub.logs
+    import hub.notify.redact
+
+    monkeypatch.setattr(hub.logs, "SECRETS", hub.logs.SecretRegistry())
+    monkeypatch.setattr(hub.notify.redact, "_FILTER", hub.notify.redact.SecretFilter())
     for name in ("AIRFLOW_CTX_DAG_ID", "AIRFLOW_CTX_DAG_RUN_ID", "AIRFLOW_CTX_TASK_ID", "HUB_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
 
