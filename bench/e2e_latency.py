@@ -56,13 +56,13 @@ def start_airflow(executor: str, ports, logs: Path, stack: ExitStack) -> dict:
 
     airflow_bin = str(Path(sys.executable).with_name("airflow"))
     if executor == "standalone":
-        # standalone's components find each other through these: the defaults (8080, 8793, 8794)
-        # may belong to another Airflow on this machine
-        os.environ.update({"AIRFLOW__API__PORT": str(ports.airflow_api), "AIRFLOW__API__HOST": "127.0.0.1",
-                           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{ports.airflow_api}/execution/",
+        from hub.up import standalone_environment
+
+        # the defaults (8080, 8793, 8794) may belong to another Airflow on this machine
+        os.environ.update({"AIRFLOW__API__PORT": str(ports.airflow_api),
                            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports.airflow_api + 1),
                            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports.airflow_api + 2)})
-        os.environ["PATH"] = f"{Path(airflow_bin).parent}{os.pathsep}{os.environ['PATH']}"
+        standalone_environment()
         log = stack.enter_context(open(logs / "airflow-standalone.log", "ab"))
         process = subprocess.Popen([airflow_bin, "standalone"], cwd=REPO, env=os.environ.copy(), stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -83,10 +83,8 @@ def prepare(executor: str, ports) -> None:
         settings = cluster.CelerySettings(airflow_db=f"{cluster.LOCAL_PG}/hub_bench_airflow_{suffix}",
                                           store_db=f"{cluster.LOCAL_PG}/hub_bench_store_{suffix}",
                                           broker=f"redis://127.0.0.1:6379/{REDIS_DB}")
-        for url in (settings.airflow_db, settings.store_db):
-            cluster.ensure_database(url)
         redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
-        os.environ.update(cluster.environment(settings, ports))
+        cluster.use(settings, ports)
         os.environ["HUB_BENCH_DATABASES"] = json.dumps([settings.airflow_db, settings.store_db])
 
 

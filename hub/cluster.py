@@ -70,6 +70,14 @@ def environment(settings: CelerySettings, ports: runtime.Ports) -> dict[str, str
     }
 
 
+def use(settings: CelerySettings, ports: runtime.Ports) -> None:
+    """Point this process (and every process it starts) at the cluster: both databases exist,
+    :func:`environment` is set."""
+    for url in (settings.airflow_db, settings.store_db):
+        ensure_database(url)
+    os.environ.update(environment(settings, ports))
+
+
 def ensure_database(url: str) -> None:
     """Create the PostgreSQL database of ``url`` when it does not exist (the server's maintenance
     database ``postgres`` is where CREATE DATABASE runs)."""

@@ -162,9 +162,7 @@ def prepare_celery(ports: runtime.Ports, echo) -> None:
     from hub import cluster
 
     settings = cluster.CelerySettings.from_env()
-    for url in (settings.airflow_db, settings.store_db):
-        cluster.ensure_database(url)
-    os.environ.update(cluster.environment(settings, ports))
+    cluster.use(settings, ports)
     os.environ.update({"HUB_DAG_SCHEDULES": "manual", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                        "HUB_CELERY_WORKERS": str(settings.workers)})
     echo(f"CeleryExecutor: {settings.workers} worker(s), broker {settings.broker.split('@')[-1]}, "

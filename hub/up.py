@@ -25,6 +25,18 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def standalone_environment() -> str:
+    """What ``airflow standalone``'s components find each other by (a setting the shell made wins);
+    returns the api-server's port."""
+    api_port = os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # the embedded default is not a public server
+    # the task runners find the api-server here; Airflow's default assumes port 8080
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://127.0.0.1:{api_port}/execution/")
+    # standalone starts its components as `airflow ...` found on PATH: make it this venv's
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return api_port
+
+
 def run() -> int:
     # Ctrl-C and a service manager's SIGTERM both end in the same clean-up; set explicitly
     # because a shell starting us in the background would have SIGINT ignored
@@ -40,14 +52,9 @@ def run() -> int:
     ports = runtime.Ports.from_env()
     runtime.apply_environment(var, ports)
     logs = var / "logs"
-    api_port = os.environ.setdefault("AIRFLOW__API__PORT", "8080")
-    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # the embedded default is not a public server
-    # the task runners find the api-server here; Airflow's default assumes port 8080
-    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://127.0.0.1:{api_port}/execution/")
+    api_port = standalone_environment()
     airflow_auth.seed_passwords(var / "airflow")  # else Airflow generates them and prints them to its log
     airflow_bin = Path(sys.executable).with_name("airflow")
-    # standalone starts its components as `airflow ...` found on PATH: make it this venv's
-    os.environ["PATH"] = f"{airflow_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"
     with runtime.services(var, ports, logs, overrides=from_env_file):
         if from_env_file:  # names only: the values are Connections with their secrets
             print(f"from {runtime.env_file_path()}: {', '.join(sorted(from_env_file))}")

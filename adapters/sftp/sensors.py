@@ -86,6 +86,7 @@ class SftpInboxSensor(BaseSensorOperator):
         exactly as without this look)."""
         from adapters.sftp.config import SftpConfig
         from adapters.sftp.hook import SftpHook
+        from adapters.sftp.triggers import ready_event, timeout_event
         from hub.errors import HubError
 
         try:
@@ -98,11 +99,10 @@ class SftpInboxSensor(BaseSensorOperator):
             self.log.info("first look at the inbox failed (%s); waiting in the triggerer", error.code)
             return None
         if not listing.ready and not listing.rejected:
-            return {"status": "timeout", "sftp_conn_id": str(self.sftp_conn_id), "folder": listing.folder,
-                    "message": f"no ready file in {config.where}/{listing.folder}"}
-        return {"status": "ready", "sftp_conn_id": str(self.sftp_conn_id), "folder": listing.folder,
-                "files": [{"path": f.path, "name": f.name, "size": f.size, "mtime": f.mtime} for f in listing.ready],
-                "rejected": sorted(repr(name) for name, _ in listing.rejected)}
+            return timeout_event(str(self.sftp_conn_id), listing.folder, config.where)
+        return ready_event(str(self.sftp_conn_id), listing.folder,
+                           [{"path": f.path, "name": f.name, "size": f.size, "mtime": f.mtime} for f in listing.ready],
+                           sorted(repr(name) for name, _ in listing.rejected))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         return outcome(event, soft_fail=self.soft_fail)

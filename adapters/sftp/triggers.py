@@ -85,16 +85,15 @@ class SftpInboxTrigger(BaseTrigger):
                     return
                 else:
                     if ready or rejected:
-                        yield TriggerEvent({"status": "ready", "sftp_conn_id": self.sftp_conn_id, "folder": folder,
-                                            "files": ready, "rejected": rejected})
+                        yield TriggerEvent(ready_event(self.sftp_conn_id, folder, ready, rejected))
                         return
                 remaining = self.deadline - time.time()
                 if remaining <= 0:
                     if last_error is not None:
                         yield TriggerEvent(_error_payload(last_error))
                     else:
-                        yield TriggerEvent({"status": "timeout", "sftp_conn_id": self.sftp_conn_id, "folder": folder,
-                                            "message": f"no ready file in {config.where}/{folder} before the deadline"})
+                        yield TriggerEvent(timeout_event(self.sftp_conn_id, folder, config.where,
+                                                         " before the deadline"))
                     return
                 await asyncio.sleep(min(self.poll_interval, remaining))
         finally:
@@ -210,6 +209,16 @@ def _classify_connect(exc: BaseException, cfg: SftpConfig) -> HubError:
                           "password or private key of the SFTP connection", cfg.where)
     return RetriableError("SFTP_UNAVAILABLE", f"SFTP server unreachable or connection lost ({type(exc).__name__})",
                           cfg.where)
+
+
+def ready_event(conn_id: str, folder: str, files: list[dict], rejected: list[str]) -> dict[str, Any]:
+    """The "ready" payload, the same whether the trigger or the sensor's first look found the files."""
+    return {"status": "ready", "sftp_conn_id": conn_id, "folder": folder, "files": files, "rejected": rejected}
+
+
+def timeout_event(conn_id: str, folder: str, where: str, when: str = "") -> dict[str, Any]:
+    return {"status": "timeout", "sftp_conn_id": conn_id, "folder": folder,
+            "message": f"no ready file in {where}/{folder}{when}"}
 
 
 def _error_payload(error: HubError) -> dict[str, Any]:
