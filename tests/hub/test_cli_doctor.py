@@ -317,6 +317,17 @@ def test_the_embedded_default_fills_only_what_the_shell_leaves_open(plant, monke
     assert not [name for name, value in secrets.items() if value in result.output]
 
 
+def test_a_broken_env_file_stops_the_doctor_naming_the_line_not_the_value(plant, monkeypatch, tmp_path: Path):
+    env_file = tmp_path / "broken.env"
+    env_file.write_text("AIRFLOW_CONN_WMS_DEFAULT='wms://:Sup3r-Secret-tok@h:1/\nHUB_ERP=kingdee\n")  # unclosed quote
+    monkeypatch.setenv("HUB_ENV_FILE", str(env_file))
+    result = run("--json")
+    assert result.exit_code == 2
+    assert "ENV_FILE_INVALID" in result.stderr and f"{env_file}:1" in result.stderr
+    assert "Sup3r-Secret-tok" not in result.output + result.stderr
+    assert result.stdout == ""  # nothing checked with half a configuration
+
+
 def test_two_partners_sharing_one_connection_are_both_checked(plant):
     profile = Path(os.environ["HUB_PARTNER_DIR"]) / "SUP-002.yaml"
     profile.write_text(profile.read_text().replace("supplier_sftp_sup002", "supplier_sftp_sup001"))
